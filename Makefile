@@ -1,0 +1,44 @@
+# crmviewer: `make demo` serves the dashboard with the sandbox; `make test` runs the tests.
+# Both do all set-up first: find Python 3.12+, make .venv, install the pinned packages.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SANDBOX_PORT ?= 8001
+WEB_PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint format sandbox clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock scripts/find-python
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		echo "Removing $(VENV): it was made with a Python older than 3.12."; rm -rf $(VENV); fi
+	@if [ ! -x $(PY) ]; then \
+		python=$$(scripts/find-python) || exit 1; \
+		echo "Making $(VENV) with $$python"; \
+		"$$python" -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $@
+
+test: install
+	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	@SANDBOX_PORT=$(SANDBOX_PORT) WEB_PORT=$(WEB_PORT) scripts/demo
+
+sandbox: install
+	DEBUG=1 $(PY) manage.py vitec_sandbox --port $(SANDBOX_PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache staticfiles

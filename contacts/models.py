@@ -1,0 +1,1 @@
+"""What crmviewer persists (credentials and audit events arrive with the dashboard)."""

@@ -1,0 +1,419 @@
+"""HTTP transport for Vitec Connect: one session per credential, timeouts, retries, batching.
+
+This is the only module that speaks HTTP to Vitec. It turns answers into the typed models of
+`contacts.vitec.models` and every failure into an error of `contacts.vitec.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+
+import crmviewer
+
+from .errors import (
+    BadResponseError,
+    FailedRequest,
+    VitecConnectionError,
+    VitecError,
+    VitecTimeoutError,
+    error_for_status,
+)
+from .models import (
+    Categories,
+    Contact,
+    ContactIndex,
+    ContactRef,
+    ContactType,
+    parse_category_lists,
+    parse_contact_index,
+    parse_contacts,
+    parse_search,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_IDS_PER_CALL = 20  # Vitec's documented limit for CRM/Contact/{customerId}/{contactIds}
+MAX_ID_LENGTH = 40  # "Kontaktid måste vara mellan 0 och 40 tecken"
+MAX_BODY_BYTES = 20 * 1024 * 1024  # 20 ids never take this much; anything bigger is not Vitec
+USER_AGENT = f"crmviewer/{crmviewer.__version__} (+python-requests/{requests.__version__})"
+
+# The connection dropped or the body broke off before its promised length.
+_CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+# XML elements whose children form a list (DataContract collections), by lower-cased local name.
+_XML_LIST_TAGS = frozenset(
+    {"categories", "matches", "persons", "companies", "deceasedestates"}
+    | {"personcategories", "companycategories"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When to try a failed call again, and how long to wait first.
+
+    Only failures a retry can cure are retried: connection errors, timeouts, 502/503/504 and 429.
+    The wait grows exponentially from `backoff_base`, is capped at `backoff_cap`, and is jittered
+    ("full jitter") so that many clients do not retry in step. A `Retry-After` from Vitec is
+    honoured as given; one longer than `retry_after_cap` is not waited out at all: the error goes
+    to the broker at once instead of holding the page.
+    """
+
+    max_retries: int = 2
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    retry_after_cap: float = 30.0
+
+    def delay(
+        self, *, retries_done: int, error: VitecError, rand: Callable[[], float] = random.random
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when the error is final."""
+        if retries_done >= self.max_retries or not error.retryable:
+            return None
+        if error.retry_after is not None:
+            return error.retry_after if error.retry_after <= self.retry_after_cap else None
+        ceiling = min(self.backoff_cap, self.backoff_base * (2**retries_done))
+        return rand() * ceiling
+
+
+@dataclass(frozen=True, slots=True)
+class FailedBatch:
+    ids: tuple[str, ...]
+    error: VitecError
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """What a lookup of many ids gave: what worked is kept even when some batches failed."""
+
+    requested: tuple[str, ...] = ()  # de-duplicated, in the order asked
+    contacts: tuple[Contact, ...] = ()  # in the order asked
+    not_found: tuple[str, ...] = ()  # asked for, answered, but not returned by Vitec
+    failed: tuple[FailedBatch, ...] = ()  # batches whose call failed, with the error
+    invalid: tuple[str, ...] = ()  # ids Vitec would reject (empty, too long): never sent
+    calls: int = 0  # HTTP attempts made, retries included
+
+    @property
+    def failed_ids(self) -> tuple[str, ...]:
+        return tuple(contact_id for batch in self.failed for contact_id in batch.ids)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
+
+
+@dataclass(slots=True)
+class _Answer:
+    body: bytes
+    content_type: str
+    calls: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def unique_ids(ids: Iterable[str]) -> list[str]:
+    """Ids without duplicates, first occurrence kept, order kept."""
+    return list(dict.fromkeys(ids))
+
+
+def batched(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[tuple[str, ...]]:
+    return [tuple(ids[start : start + size]) for start in range(0, len(ids), size)]
+
+
+def encode_path_segment(value: str) -> str:
+    """Percent-encode everything but unreserved characters, so a value can never alter the path."""
+    return quote(value, safe="")
+
+
+def encode_ids(ids: Iterable[str]) -> str:
+    """The `{contactIds}` segment: each id encoded on its own, joined by literal commas."""
+    return ",".join(encode_path_segment(contact_id) for contact_id in ids)
+
+
+def is_valid_id(contact_id: str) -> bool:
+    return 0 < len(contact_id) <= MAX_ID_LENGTH
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent/garbage."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def xml_to_data(element: Any) -> Any:
+    """A DataContract XML element as the equivalent JSON structure (keys keep their case)."""
+    local = element.tag.rsplit("}", 1)[-1]
+    children = list(element)
+    if element.get(_XSI_NIL) == "true":
+        return None
+    if local.startswith("ArrayOf") or local.lower() in _XML_LIST_TAGS:
+        return [xml_to_data(child) for child in children]
+    if not children:
+        return element.text if element.text is not None else ""
+    return {child.tag.rsplit("}", 1)[-1]: xml_to_data(child) for child in children}
+
+
+class VitecClient:
+    """A client for one Vitec Connect credential (user name and password).
+
+    Thread-safe for the concurrent batches it runs itself; create one per credential and reuse it,
+    so that its HTTP connections are reused too.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+        max_concurrency: int = 4,
+        retry: RetryPolicy | None = None,
+        response_format: str = "json",
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if response_format not in ("json", "xml"):
+            raise ValueError("response_format must be 'json' or 'xml'")
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_concurrency = max_concurrency
+        self.retry = retry or RetryPolicy()
+        self.response_format = response_format
+        self._sleep = sleep
+        self._rand = rand
+        self.session = requests.Session()
+        self.session.auth = (username, password)
+        self.session.trust_env = False  # no proxy or .netrc can replace our credential
+        accept = "application/xml" if response_format == "xml" else "application/json"
+        self.session.headers.update({"Accept": accept, "User-Agent": USER_AGENT})
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max_concurrency, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    @classmethod
+    def from_settings(cls, *, username: str, password: str, **overrides: Any) -> VitecClient:
+        """A client configured from Django settings (VITEC_*), with optional overrides."""
+        from django.conf import settings
+
+        options: dict[str, Any] = {
+            "base_url": settings.VITEC_BASE_URL,
+            "timeout": settings.VITEC_TIMEOUT,
+            "max_concurrency": settings.VITEC_MAX_CONCURRENCY,
+            "retry": RetryPolicy(max_retries=settings.VITEC_MAX_RETRIES),
+        }
+        options.update(overrides)
+        return cls(username=username, password=password, **options)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> VitecClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"<VitecClient {self.base_url} user={self.session.auth[0]!r}>"
+
+    # --- endpoints -------------------------------------------------------------------------------
+
+    def fetch_contacts(self, customer_id: str, ids: Iterable[str]) -> LookupResult:
+        """Any number of contacts: de-duplicated, in batches of 20 fetched concurrently.
+
+        Never raises for a failed batch: the result keeps what worked, names what was not found
+        and carries each failed batch with its error.
+        """
+        requested = unique_ids(ids)
+        valid = [contact_id for contact_id in requested if is_valid_id(contact_id)]
+        invalid = tuple(contact_id for contact_id in requested if not is_valid_id(contact_id))
+        batches = batched(valid)
+        if len(batches) <= 1:
+            outcomes = [self._batch_outcome(customer_id, batch) for batch in batches]
+        else:
+            workers = min(self.max_concurrency, len(batches))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vitec") as pool:
+                outcomes = list(
+                    pool.map(lambda batch: self._batch_outcome(customer_id, batch), batches)
+                )
+        found: dict[str, Contact] = {}
+        failed: list[FailedBatch] = []
+        calls = 0
+        for batch, (contacts, error, batch_calls) in zip(batches, outcomes, strict=True):
+            calls += batch_calls
+            if error is not None:
+                failed.append(FailedBatch(ids=batch, error=error))
+                continue
+            wanted = set(batch)
+            for contact in contacts:
+                if contact.id in wanted:  # never show what was not asked for
+                    found.setdefault(contact.id, contact)
+        failed_ids = {contact_id for batch in failed for contact_id in batch.ids}
+        return LookupResult(
+            requested=tuple(requested),
+            contacts=tuple(found[i] for i in requested if i in found),
+            not_found=tuple(i for i in valid if i not in found and i not in failed_ids),
+            failed=tuple(failed),
+            invalid=invalid,
+            calls=calls,
+        )
+
+    def fetch_contact_batch(
+        self, customer_id: str, ids: Sequence[str], *, contact_type: ContactType | None = None
+    ) -> list[Contact]:
+        """One call of at most 20 ids; raises a VitecError when it fails."""
+        contacts, _ = self._fetch_batch(customer_id, ids, contact_type=contact_type)
+        return contacts
+
+    def list_contact_ids(self, customer_id: str) -> ContactIndex:
+        answer = self._get(f"CRM/Contact/{encode_path_segment(customer_id)}")
+        index = parse_contact_index(self._decode(answer))
+        if index is None:
+            raise BadResponseError("Contact index is not an object")
+        return index
+
+    def search_contacts(
+        self, customer_id: str, term: str, *, max_size: int = 50
+    ) -> list[ContactRef]:
+        query = urlencode({"Term": term, "MaxSize": max_size})
+        answer = self._get(f"CRM/Contact/{encode_path_segment(customer_id)}/Search?{query}")
+        matches = parse_search(self._decode(answer))
+        if matches is None:
+            raise BadResponseError("Search answer is not an object")
+        return matches
+
+    def fetch_categories(self, customer_id: str) -> Categories:
+        answer = self._get(f"Category/GetCategories?{urlencode({'customerId': customer_id})}")
+        categories = parse_category_lists(self._decode(answer))
+        if categories is None:
+            raise BadResponseError("Category answer is not an object")
+        return categories
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _batch_outcome(
+        self, customer_id: str, batch: Sequence[str]
+    ) -> tuple[list[Contact], VitecError | None, int]:
+        try:
+            contacts, calls = self._fetch_batch(customer_id, batch)
+        except VitecError as error:
+            return [], error, error.attempts
+        return contacts, None, calls
+
+    def _fetch_batch(
+        self, customer_id: str, ids: Sequence[str], *, contact_type: ContactType | None = None
+    ) -> tuple[list[Contact], int]:
+        if not 0 < len(ids) <= MAX_IDS_PER_CALL:
+            raise ValueError(f"a call takes 1 to {MAX_IDS_PER_CALL} ids, not {len(ids)}")
+        path = f"CRM/Contact/{encode_path_segment(customer_id)}/"
+        if contact_type is not None:
+            path += f"{ContactType(contact_type).value}/"
+        answer = self._get(path + encode_ids(ids))
+        contacts = parse_contacts(self._decode(answer))
+        if contacts is None:
+            raise BadResponseError("Contact answer is not a list")
+        return contacts, answer.calls
+
+    def _get(self, path: str) -> _Answer:
+        """GET with retries; returns the 2xx answer or raises the mapped VitecError."""
+        url = f"{self.base_url}/{path}"
+        failed = FailedRequest(method="GET", url=url)
+        retries_done = 0
+        while True:
+            try:
+                answer = self._attempt(url, failed)
+                answer.calls = retries_done + 1
+                return answer
+            except VitecError as error:
+                wait = self.retry.delay(retries_done=retries_done, error=error, rand=self._rand)
+                if wait is None:
+                    error.attempts = retries_done + 1
+                    raise
+                logger.warning("Vitec call failed, retrying in %.2fs: %s", wait, error)
+                self._sleep(wait)
+                retries_done += 1
+
+    def _attempt(self, url: str, failed: FailedRequest) -> _Answer:
+        started = time.monotonic()
+        try:
+            with self.session.get(url, timeout=(self.timeout, self.timeout), stream=True) as resp:
+                body = self._read_body(resp, started, failed)
+                status = resp.status_code
+                headers = resp.headers
+        except requests.Timeout as exc:
+            raise VitecTimeoutError(f"Timed out: {type(exc).__name__}", request=failed) from exc
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise BadResponseError(
+                f"Answer cut short: {type(exc).__name__}", request=failed
+            ) from exc
+        except requests.RequestException as exc:
+            raise VitecConnectionError(f"{type(exc).__name__}", request=failed) from exc
+        logger.info(
+            "Vitec GET %s -> %s in %.0f ms", url, status, (time.monotonic() - started) * 1000
+        )
+        if 200 <= status < 300:
+            return _Answer(body=body, content_type=headers.get("Content-Type", ""))
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        raise error_for_status(status, body=body, request=failed, retry_after=retry_after)
+
+    def _read_body(self, resp: requests.Response, started: float, failed: FailedRequest) -> bytes:
+        """The whole body, within `timeout` for the attempt overall and MAX_BODY_BYTES.
+
+        requests' read timeout applies to each socket read, so a body trickled byte by byte
+        could hold a page for ever; read1() hands back whatever arrived, and the deadline is
+        checked between reads.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := resp.raw.read1(64 * 1024, decode_content=True):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BadResponseError(f"Answer over {MAX_BODY_BYTES} bytes", request=failed)
+            if time.monotonic() - started > self.timeout:
+                raise requests.Timeout("Answer not received within the timeout")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _decode(self, answer: _Answer) -> Any:
+        content_type = answer.content_type.split(";")[0].strip().lower()
+        if content_type.endswith("xml") or (
+            not content_type and answer.body.lstrip().startswith(b"<")
+        ):
+            try:
+                return xml_to_data(ElementTree.fromstring(answer.body))
+            except (ElementTree.ParseError, DefusedXmlException) as exc:
+                raise BadResponseError(f"Unreadable XML: {exc}") from exc
+        if content_type and "json" not in content_type:
+            raise BadResponseError(f"Unexpected content type {content_type!r}")
+        try:
+            return json.loads(answer.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadResponseError(f"Unreadable JSON: {exc}") from exc
