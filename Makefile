@@ -8,7 +8,7 @@ SANDBOX_PORT ?= 8001
 WEB_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format sandbox clean
+.PHONY: install demo test lint format sandbox messages clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+messages: install
+	DEBUG=1 $(PY) manage.py makemessages -l sv --no-location --ignore=.venv --ignore=staticfiles
+	DEBUG=1 $(PY) manage.py compilemessages -l sv --ignore=.venv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache staticfiles

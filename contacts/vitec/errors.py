@@ -131,20 +131,25 @@ def vitec_message_from_body(body: bytes | str | None) -> str | None:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     messages: list[str] = []
 
-    def collect(value: object) -> None:
+    def collect(value: object, *, every_key: bool = False, depth: int = 0) -> None:
+        if depth > 10:
+            return
         if isinstance(value, str) and value.strip():
             messages.append(value.strip())
         elif isinstance(value, list):
             for item in value:
-                collect(item)
+                collect(item, every_key=every_key, depth=depth + 1)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if str(key).lower() in ("message", "modelstate", "errors", "error", "title"):
-                    collect(item)
+                name = str(key).lower()
+                if every_key or name in ("message", "error", "title", "detail"):
+                    collect(item, every_key=every_key, depth=depth + 1)
+                elif name in ("modelstate", "errors"):  # {field: [messages]}: every field counts
+                    collect(item, every_key=True, depth=depth + 1)
 
     collect(data)
     unique = list(dict.fromkeys(messages))

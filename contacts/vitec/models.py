@@ -9,12 +9,14 @@ one parser.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 
 class ContactType(StrEnum):
@@ -213,6 +215,7 @@ class Categories:
 
 # --- parsing -------------------------------------------------------------------------------------
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -254,16 +257,13 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -274,9 +274,11 @@ def parse_datetime(value: Any) -> datetime | None:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        return datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
+    # Vitec always sends an offset; should one ever be missing, the time is Swedish.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)
 
 
 def _date(value: Any) -> date | None:
@@ -360,6 +362,9 @@ def _company_phone(value: Any) -> CompanyTelephone | None:
     return CompanyTelephone(switch=_str(raw.get("switch")), other=_str(raw.get("other")))
 
 
+_TYPE_BY_NUMBER = {"0": "Person", "1": "Company", "2": "DeceasedEstate"}
+
+
 def parse_contact(value: Any) -> Contact | None:
     """One contact from its JSON (or XML-derived) object; None when it has no id at all."""
     raw = _lower_keys(value)
@@ -367,6 +372,8 @@ def parse_contact(value: Any) -> Contact | None:
     if not contact_id:
         return None
     raw_type = _str(raw.get("type")) or ""
+    if raw_type in _TYPE_BY_NUMBER:  # ContactType is an enum (0, 1, 2) on Vitec's side
+        raw_type = _TYPE_BY_NUMBER[raw_type]
     common: dict[str, Any] = {
         "id": contact_id,
         "customer_id": _str(raw.get("customerid")),

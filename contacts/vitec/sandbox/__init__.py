@@ -1,0 +1,28 @@
+"""A local stand-in for Vitec Connect: real HTTP, the documented contract, switchable faults.
+
+Used by the integration tests and by `python manage.py vitec_sandbox` for demos.
+"""
+
+from contacts.vitec.sandbox.server import (
+    DEFAULT_ACCOUNTS,
+    FAULTS,
+    RUNTIME_FIELDS,
+    Account,
+    RequestRecord,
+    SandboxConfig,
+    SandboxServer,
+    SandboxStats,
+    parse_accounts,
+)
+
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "FAULTS",
+    "RUNTIME_FIELDS",
+    "Account",
+    "RequestRecord",
+    "SandboxConfig",
+    "SandboxServer",
+    "SandboxStats",
+    "parse_accounts",
+]

@@ -1,0 +1,1037 @@
+"""The Vitec Connect sandbox server: a local stand-in that speaks the documented contract over HTTP.
+
+Built on http.server rather than Django because the contact-ids path segment must be read raw:
+ids are split on literal commas *before* percent-decoding, so an id containing `%2C` or `%2F`
+survives intact. Faults (error statuses, broken bodies, slow or hanging answers) can be switched on
+for every request, for the next N requests, at random, or per request with a magic contact id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy
+import hmac
+import json
+import math
+import random
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+from urllib.parse import unquote, unquote_plus
+
+from contacts.vitec.sandbox.data import STOCKHOLM, CustomerData, customer_data
+from contacts.vitec.sandbox.xml import contacts_to_xml
+
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "FAULTS",
+    "RUNTIME_FIELDS",
+    "Account",
+    "RequestRecord",
+    "SandboxConfig",
+    "SandboxServer",
+    "SandboxStats",
+    "parse_accounts",
+]
+
+FAULTS = (
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+    "400",
+    "400-empty",
+    "404",
+    "malformed",
+    "truncated",
+    "html",
+    "slow",
+    "hang",
+)
+# Config fields that may change while the server runs (PUT /_sandbox/config).
+RUNTIME_FIELDS = (
+    "latency_ms",
+    "fail_rate",
+    "fault",
+    "fault_count",
+    "retry_after",
+    "slow_body_seconds",
+)
+
+MAX_IDS_PER_CALL = 20
+MAX_ID_LENGTH = 40
+MAX_SEARCH_SIZE = 1000
+DEFAULT_SEARCH_SIZE = 50
+MIN_TERM_LENGTH = 5
+MAGIC_FAULT_PREFIX = "fault-"
+
+JSON_TYPE = "application/json; charset=utf-8"
+REALM = 'Basic realm="Vitec Connect sandbox"'
+DENIED = "Authorization has been denied for this request."
+INVALID = "The request is invalid."
+
+_TYPE_SEGMENTS = {"person": "Person", "company": "Company", "deceasedestate": "DeceasedEstate"}
+_FAULT_STATUS = {
+    "500": (500, "An error has occurred."),
+    "502": (502, "Bad Gateway: the upstream server sent an invalid response."),
+    "503": (503, "The service is temporarily unavailable. Please try again later."),
+    "504": (504, "Gateway Timeout: the upstream server did not answer in time."),
+    "429": (429, "Too many requests. Please try again later."),
+    "400": (400, INVALID),
+    "404": (404, "No HTTP resource was found that matches the request URI."),
+}
+_MALFORMED_BODY = b'[{"id": "sandbox-malformed", "type": "Person", "firstName": "Anna", '
+_HTML_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>Runtime Error</title></head>\n"
+    b"<body><h1>Server Error in '/' Application.</h1>\n"
+    b"<p>An application error occurred on the server. (Vitec Connect sandbox: html fault)</p>\n"
+    b"</body></html>\n"
+)
+_MAX_REQUEST_BODY = 1_000_000
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Basic-auth user of the sandbox and the customer ids its password covers."""
+
+    username: str
+    password: str
+    customers: frozenset[str]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.username, str) or not self.username or ":" in self.username:
+            raise ValueError("an account username must be a non-empty string without ':'")
+        if not isinstance(self.password, str) or not self.password:
+            raise ValueError(f"account {self.username!r}: the password must be a non-empty string")
+        customers = self.customers
+        if isinstance(customers, str) or not isinstance(customers, Iterable):
+            raise ValueError(f"account {self.username!r}: customers must be a list of customer ids")
+        customers = frozenset(customers)
+        if not customers or not all(
+            isinstance(c, str) and 0 < len(c) <= MAX_ID_LENGTH and c.strip() == c for c in customers
+        ):
+            raise ValueError(
+                f"account {self.username!r}: customers must be a non-empty list of customer ids "
+                f"(non-empty strings of at most {MAX_ID_LENGTH} characters)"
+            )
+        object.__setattr__(self, "customers", customers)
+
+
+DEFAULT_ACCOUNTS = (Account("demo", "demo", frozenset({"M1001", "M1002"})),)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validated(name: str, value: Any) -> Any:
+    """Check one config value; return it normalised or raise ValueError with a clear message."""
+    if name == "latency_ms":
+        if not _is_int(value) or not 0 <= value <= 600_000:
+            raise ValueError("latency_ms must be an integer between 0 and 600000")
+        return value
+    if name == "fail_rate":
+        if not _is_number(value) or not 0 <= value <= 1:
+            raise ValueError("fail_rate must be a number between 0 and 1")
+        return float(value)
+    if name == "seed":
+        if not _is_int(value):
+            raise ValueError("seed must be an integer")
+        return value
+    if name == "accounts":
+        if isinstance(value, Account) or not isinstance(value, Iterable):
+            raise ValueError("accounts must be a sequence of Account")
+        accounts = tuple(value)
+        if not all(isinstance(a, Account) for a in accounts):
+            raise ValueError("accounts must be a sequence of Account")
+        names = [a.username for a in accounts]
+        if len(set(names)) != len(names):
+            raise ValueError("account usernames must be unique")
+        return accounts
+    if name == "contacts_per_customer":
+        if not _is_int(value) or not 1 <= value <= 99_999:
+            raise ValueError("contacts_per_customer must be an integer between 1 and 99999")
+        return value
+    if name == "fault":
+        if value is None:
+            return None
+        if not isinstance(value, str) or value.lower() not in FAULTS:
+            raise ValueError(f"fault must be null or one of: {', '.join(FAULTS)} (got {value!r})")
+        return value.lower()
+    if name == "fault_count":
+        if value is not None and (not _is_int(value) or value < 0):
+            raise ValueError("fault_count must be null or an integer >= 0")
+        return value
+    if name == "retry_after":
+        if not _is_int(value) or not 0 <= value <= 86_400:
+            raise ValueError("retry_after must be an integer number of seconds between 0 and 86400")
+        return value
+    if name == "slow_body_seconds":
+        if not _is_number(value) or not 0 <= value <= 3600:
+            raise ValueError("slow_body_seconds must be a number of seconds between 0 and 3600")
+        return float(value)
+    raise ValueError(f"unknown sandbox setting {name!r}")
+
+
+@dataclass
+class SandboxConfig:
+    latency_ms: int = 0  # added before every answer
+    fail_rate: float = 0.0  # probability (0..1) that a request answers 500
+    seed: int = 1  # data and fault randomness are deterministic per seed
+    accounts: tuple[Account, ...] = DEFAULT_ACCOUNTS
+    contacts_per_customer: int = 2400
+    fault: str | None = None  # None or one of FAULTS: applied to every matching request
+    fault_count: int | None = None  # None = always; N = only the next N requests, then off
+    retry_after: int = 2  # seconds sent in Retry-After with the 429/503 faults
+    slow_body_seconds: float = 5.0  # how long "slow" trickles the body (and "hang" waits)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, _validated(f.name, getattr(self, f.name)))
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready data, without passwords."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "accounts"}
+        data["accounts"] = [
+            {"username": a.username, "customers": sorted(a.customers)} for a in self.accounts
+        ]
+        return data
+
+
+def parse_accounts(text: str) -> tuple[Account, ...]:
+    """Accounts from JSON `[{"username": ..., "password": ..., "customers": ["M1001"]}]`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from exc
+    if not isinstance(data, list) or not data:
+        raise ValueError(
+            'expected a non-empty JSON list like [{"username": ..., '
+            '"password": ..., "customers": ["M1001"]}]'
+        )
+    accounts = []
+    for index, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise ValueError(f"account #{index} is not a JSON object")
+        missing = {"username", "password", "customers"} - item.keys()
+        if missing:
+            raise ValueError(f"account #{index} lacks {', '.join(sorted(missing))}")
+        if not isinstance(item["customers"], list):
+            raise ValueError(f"account #{index}: customers must be a list of customer ids")
+        try:
+            accounts.append(Account(item["username"], item["password"], item["customers"]))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"account #{index}: {exc}") from exc
+    return _validated("accounts", accounts)
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    raw_path: str
+    endpoint: str  # "contacts", "contact-ids", "search", "categories" or "other"
+    customer_id: str | None
+    contact_ids: tuple[str, ...]  # the decoded ids of a contacts call, as asked
+    status: int  # 0 when no answer was sent (the "hang" fault)
+    accept: str
+    started: float  # time.monotonic()
+    finished: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "raw_path": self.raw_path,
+            "endpoint": self.endpoint,
+            "customer_id": self.customer_id,
+            "contact_ids": list(self.contact_ids),
+            "status": self.status,
+            "accept": self.accept,
+            "started": self.started,
+            "finished": self.finished,
+        }
+
+
+class SandboxStats:
+    """Thread-safe record of the Vitec API requests (control paths are not counted)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: list[RequestRecord] = []
+        self._in_flight = 0
+        self._max_in_flight = 0
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def max_in_flight(self) -> int:
+        with self._lock:
+            return self._max_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._max_in_flight = self._in_flight
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": [r.to_dict() for r in self._requests],
+                "max_in_flight": self._max_in_flight,
+            }
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def _end(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._requests.append(record)
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+class _Answer(NamedTuple):
+    status: int
+    body: bytes
+    content_type: str | None = JSON_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _json(status: int, payload: Any, *headers: tuple[str, str]) -> _Answer:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _Answer(status, body, JSON_TYPE, tuple(headers))
+
+
+def _message(status: int, message: str, *headers: tuple[str, str]) -> _Answer:
+    return _json(status, {"message": message}, *headers)
+
+
+def _invalid(field_name: str, *errors: str) -> _Answer:
+    return _json(400, {"message": INVALID, "modelState": {field_name: list(errors)}})
+
+
+@dataclass
+class _Call:
+    """What the handler learned about one Vitec API request (feeds the RequestRecord)."""
+
+    endpoint: str = "other"
+    customer_id: str | None = None
+    contact_ids: tuple[str, ...] = ()
+    contact_type: str | None = None  # the single-type endpoints
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+
+class SandboxServer:
+    """A Vitec Connect stand-in on a loopback port. Binds in __init__; `start()` serves."""
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config if config is not None else SandboxConfig()
+        self.stats = SandboxStats()
+        self.log = log
+        self._lock = threading.RLock()
+        self._random = random.Random(self.config.seed)
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._thread: threading.Thread | None = None
+        self._serving = False
+        self._closed = False
+        server_class = _Server6 if ":" in host else _Server
+        self._httpd = server_class((host, port), _Handler)
+        self._httpd.sandbox = self
+        bound_port = self._httpd.server_address[1]
+        url_host = f"[{host}]" if ":" in host else host
+        self.host = host
+        self.port = bound_port
+        self.base_url = f"http://{url_host}:{bound_port}"
+
+    # lifecycle
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread; returns self."""
+        if self._thread is None:
+            self._serving = True
+            self._thread = threading.Thread(
+                target=self._serve, name=f"vitec-sandbox-{self.port}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until stop() or KeyboardInterrupt."""
+        self._serving = True
+        self._serve()
+
+    def _serve(self) -> None:
+        try:
+            self._httpd.serve_forever(poll_interval=0.1)
+        finally:
+            self._serving = False
+
+    def stop(self) -> None:
+        """Stop serving, wake any slow/hanging answer, close every connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping.set()
+        if self._serving:
+            self._httpd.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # configuration
+
+    def configure(self, **changes: Any) -> None:
+        """Validated partial update of the config (all or nothing); raises ValueError."""
+        with self._lock:
+            validated = {name: _validated(name, value) for name, value in changes.items()}
+            for name, value in validated.items():
+                setattr(self.config, name, value)
+            if "seed" in validated:
+                self._random.seed(validated["seed"])
+
+    def config_snapshot(self) -> SandboxConfig:
+        with self._lock:
+            return copy.copy(self.config)
+
+    # internals used by the handler
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless the server stops first; True if it is stopping."""
+        if seconds <= 0:
+            return self._stopping.is_set()
+        return self._stopping.wait(seconds)
+
+    def _take_fault(self, contact_ids: tuple[str, ...]) -> str | None:
+        """The fault for this request: a magic id, else the configured fault, else fail_rate."""
+        for contact_id in contact_ids:
+            lowered = contact_id.lower()
+            if lowered.startswith(MAGIC_FAULT_PREFIX) and lowered[6:] in FAULTS:
+                return lowered[6:]
+        with self._lock:
+            config = self.config
+            if config.fault is not None:
+                if config.fault_count is None:
+                    return config.fault
+                if config.fault_count > 0:
+                    fault = config.fault
+                    config.fault_count -= 1
+                    if config.fault_count == 0:
+                        config.fault, config.fault_count = None, None
+                    return fault
+                config.fault, config.fault_count = None, None
+            if config.fail_rate > 0 and self._random.random() < config.fail_rate:
+                return "500"
+        return None
+
+    def _authenticate(self, header: str | None) -> Account | None:
+        if not header:
+            return None
+        scheme, _, encoded = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            raw = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = raw.decode("latin-1")
+        username, colon, password = decoded.partition(":")
+        if not colon:
+            return None
+        with self._lock:
+            accounts = self.config.accounts
+        for account in accounts:
+            if account.username == username:
+                matches = hmac.compare_digest(account.password.encode(), password.encode())
+                return account if matches else None
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+    sandbox: SandboxServer
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would call socket.getfqdn(), a reverse DNS lookup: skip it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = port
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "VitecConnectSandbox/1.0"
+    sys_version = ""
+    timeout = 120  # idle keep-alive connections are closed after this many seconds
+    server: _Server
+
+    # plumbing
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.sandbox._lock:
+            self.server.sandbox._connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.sandbox._lock:
+                self.server.sandbox._connections.discard(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log = self.server.sandbox.log
+        if log is not None:
+            log(f"{self.address_string()} - {format % args}")
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
+
+    def _dispatch(self) -> None:
+        try:
+            raw_path = self.path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raw_path = self.path
+        body = self._read_body()
+        if body is None:
+            self._send(_message(413, "Request body too large."), close=True)
+            return
+        path = raw_path.partition("?")[0].partition("#")[0]
+        if path == "/_sandbox" or path.startswith("/_sandbox/"):
+            self._send(self._control(path, body))
+        else:
+            self._vitec(raw_path)
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            return b""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > _MAX_REQUEST_BODY:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, answer: _Answer, *, close: bool = False) -> int:
+        try:
+            self.send_response(answer.status)
+            if answer.content_type:
+                self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers:
+                self.send_header(name, value)
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(answer.body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        return answer.status
+
+    # control endpoints (no auth, not counted)
+
+    def _control(self, path: str, body: bytes) -> _Answer:
+        sandbox = self.server.sandbox
+        routes: dict[str, tuple[str, ...]] = {
+            "/_sandbox/health": ("GET",),
+            "/_sandbox/config": ("GET", "PUT"),
+            "/_sandbox/stats": ("GET",),
+            "/_sandbox/stats/reset": ("POST",),
+        }
+        path = path.rstrip("/")
+        if path not in routes:
+            return _message(404, f"No sandbox control endpoint at {path!r}.")
+        if self.command not in routes[path]:
+            allowed = ", ".join(routes[path])
+            return _message(405, f"Use {allowed} on {path}.", ("Allow", allowed))
+        if path == "/_sandbox/health":
+            return _json(200, {"status": "ok"})
+        if path == "/_sandbox/stats":
+            return _json(200, sandbox.stats.as_dict())
+        if path == "/_sandbox/stats/reset":
+            sandbox.stats.reset()
+            return _json(200, {"status": "ok"})
+        if self.command == "PUT":
+            try:
+                changes = json.loads(body.decode("utf-8") or "null")
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                return _message(400, f"The body must be a JSON object ({exc}).")
+            if not isinstance(changes, dict):
+                return _message(400, "The body must be a JSON object of settings to change.")
+            unknown = sorted(set(changes) - set(RUNTIME_FIELDS))
+            if unknown:
+                return _message(
+                    400,
+                    f"Cannot change {', '.join(unknown)} at run time; "
+                    f"settable: {', '.join(RUNTIME_FIELDS)}.",
+                )
+            try:
+                sandbox.configure(**changes)
+            except ValueError as exc:
+                return _message(400, str(exc))
+        return _json(200, sandbox.config_snapshot().public_dict())
+
+    # the Vitec API
+
+    def _vitec(self, raw_path: str) -> None:
+        sandbox = self.server.sandbox
+        started = time.monotonic()
+        sandbox.stats._begin()
+        call = _Call()
+        status = 0
+        try:
+            status = self._vitec_answer(raw_path, call)
+        finally:
+            sandbox.stats._end(
+                RequestRecord(
+                    method=self.command,
+                    raw_path=raw_path,
+                    endpoint=call.endpoint,
+                    customer_id=call.customer_id,
+                    contact_ids=call.contact_ids,
+                    status=status,
+                    accept=self.headers.get("Accept", ""),
+                    started=started,
+                    finished=time.monotonic(),
+                )
+            )
+
+    def _vitec_answer(self, raw_path: str, call: _Call) -> int:
+        """Route, check access, pick a fault, answer; returns the status sent (0 if none)."""
+        sandbox = self.server.sandbox
+        config = sandbox.config_snapshot()
+        routed = _route(raw_path, call)
+        if sandbox._wait(config.latency_ms / 1000):
+            return self._send(_message(503, "The sandbox is shutting down."), close=True)
+        if not routed:
+            return self._send(
+                _message(
+                    404, f"No HTTP resource was found that matches the request URI '{raw_path}'."
+                )
+            )
+        if self.command != "GET":
+            return self._send(
+                _message(
+                    405,
+                    f"The requested resource does not support http method '{self.command}'.",
+                    ("Allow", "GET"),
+                )
+            )
+        account = sandbox._authenticate(self.headers.get("Authorization"))
+        if account is None:
+            return self._send(_message(401, DENIED, ("WWW-Authenticate", REALM)))
+        if call.endpoint == "categories" and not call.customer_id:
+            return self._send(_invalid("customerId", "Kund-id krävs"))
+        if call.customer_id not in account.customers:
+            return self._send(
+                _message(
+                    403,
+                    f"Access denied: the user '{account.username}' has no access to "
+                    f"customer id '{call.customer_id}'.",
+                )
+            )
+        fault = sandbox._take_fault(call.contact_ids)
+        if fault is not None:
+            faulted = self._fault_answer(fault, config)
+            if faulted is not None:
+                return self._send(faulted)
+        answer = _answer(call, config, self.headers.get("Accept", ""))
+        if fault == "truncated":
+            return self._send_truncated(answer)
+        if fault == "slow":
+            return self._send_slowly(answer, config.slow_body_seconds)
+        if fault == "hang":
+            sandbox._wait(config.slow_body_seconds)
+            self.close_connection = True  # never answer: the client sees a timeout or EOF
+            return 0
+        return self._send(answer)
+
+    def _fault_answer(self, fault: str, config: SandboxConfig) -> _Answer | None:
+        """The answer replacing the real one, or None for faults in how the body is delivered."""
+        header = ("X-Sandbox-Fault", fault)
+        if fault in _FAULT_STATUS:
+            status, message = _FAULT_STATUS[fault]
+            retry = (("Retry-After", str(config.retry_after)),) if fault in {"429", "503"} else ()
+            return _message(status, message, header, *retry)
+        if fault == "400-empty":
+            return _Answer(400, b"", None, (header,))
+        if fault == "malformed":
+            return _Answer(200, _MALFORMED_BODY, JSON_TYPE, (header,))
+        if fault == "html":
+            return _Answer(200, _HTML_BODY, "text/html; charset=utf-8", (header,))
+        return None
+
+    def _send_truncated(self, answer: _Answer) -> int:
+        """Promise the whole body plus more, send half of it, then close the connection."""
+        sent = answer.body[: max(1, len(answer.body) // 2)]
+        self.close_connection = True
+        try:
+            self.send_response(answer.status)
+            if answer.content_type:
+                self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body) + 512))
+            self.send_header("X-Sandbox-Fault", "truncated")
+            self.end_headers()
+            self.wfile.write(sent)
+            self.wfile.flush()
+        except OSError:
+            pass
+        return answer.status
+
+    def _send_slowly(self, answer: _Answer, seconds: float) -> int:
+        """Correct headers at once, then the body in a few chunks spread over `seconds`."""
+        sandbox = self.server.sandbox
+        body = answer.body
+        pieces = max(1, min(5, len(body)))
+        step = math.ceil(len(body) / pieces) if body else 0
+        chunks = [body[i : i + step] for i in range(0, len(body), step)] if step else []
+        gap = seconds / max(1, len(chunks))
+        try:
+            self.send_response(answer.status)
+            if answer.content_type:
+                self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Sandbox-Fault", "slow")
+            self.end_headers()
+            self.wfile.flush()
+            for chunk in chunks:
+                if sandbox._wait(gap):
+                    self.close_connection = True
+                    break
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        return answer.status
+
+
+# -- routing and answers ---------------------------------------------------------------------
+
+
+def _route(raw_path: str, call: _Call) -> bool:
+    """Fill `call` from the raw request target; False when no Vitec endpoint matches."""
+    path, _, query_string = raw_path.partition("?")
+    query_string = query_string.partition("#")[0]
+    call.query = _parse_query(query_string)
+    segments = path.split("/")[1:]
+    if len(segments) > 1 and segments[-1] == "":
+        segments.pop()
+    lowered = [s.lower() for s in segments]
+    if lowered == ["category", "getcategories"]:
+        call.endpoint = "categories"
+        values = call.query.get("customerid")
+        call.customer_id = unquote_plus(values[0]) if values else None
+        return True
+    if len(segments) < 3 or lowered[:2] != ["crm", "contact"]:
+        return False
+    call.customer_id = unquote(segments[2])
+    rest, rest_lowered = segments[3:], lowered[3:]
+    if not rest:
+        call.endpoint = "contact-ids"
+        return True
+    if rest_lowered == ["search"]:
+        call.endpoint = "search"
+        return True
+    if rest_lowered[0] in _TYPE_SEGMENTS and len(rest) <= 2:
+        call.endpoint = "contacts"
+        call.contact_type = _TYPE_SEGMENTS[rest_lowered[0]]
+        if len(rest) == 2:
+            call.contact_ids = _split_ids(rest[1], unquote)
+        else:
+            raw_values = call.query.get("contactids", [])
+            call.contact_ids = tuple(
+                contact_id for value in raw_values for contact_id in _split_ids(value, unquote_plus)
+            )
+        return True
+    if len(rest) == 1:
+        call.endpoint = "contacts"
+        call.contact_ids = _split_ids(rest[0], unquote)
+        return True
+    return False
+
+
+def _split_ids(raw: str, decode: Callable[[str], str]) -> tuple[str, ...]:
+    """Split on literal commas first, then percent-decode each id (so `%2C` stays inside)."""
+    return tuple(decode(piece) for piece in raw.split(","))
+
+
+def _parse_query(query_string: str) -> dict[str, list[str]]:
+    """Lower-cased keys -> raw (still encoded) values; keys are case-insensitive in ASP.NET."""
+    query: dict[str, list[str]] = {}
+    for pair in query_string.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        query.setdefault(unquote_plus(key).lower(), []).append(value)
+    return query
+
+
+def _query_value(call: _Call, key: str) -> str | None:
+    values = call.query.get(key)
+    return unquote_plus(values[-1]) if values else None
+
+
+def _answer(call: _Call, config: SandboxConfig, accept: str) -> _Answer:
+    if call.customer_id is None:  # the handler checks access before it gets here
+        raise ValueError("no customer id")
+    data = customer_data(call.customer_id, seed=config.seed, count=config.contacts_per_customer)
+    if call.endpoint == "contacts":
+        return _contacts_answer(call, data, accept)
+    if call.endpoint == "contact-ids":
+        return _contact_ids_answer(call, data)
+    if call.endpoint == "search":
+        return _search_answer(call, data)
+    return _json(
+        200,
+        {
+            "companyCategories": list(data.company_categories),
+            "personCategories": list(data.person_categories),
+        },
+    )
+
+
+def _xml_type(accept: str) -> str | None:
+    """The XML media type to answer with, if Accept prefers XML over JSON."""
+    best_xml: tuple[float, str] | None = None
+    json_q = 0.0
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        media = media.lower()
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media in {"application/xml", "text/xml"} and (best_xml is None or q > best_xml[0]):
+            best_xml = (q, media)
+        elif media in {"application/json", "text/json"}:
+            json_q = max(json_q, q)
+    if best_xml is not None and best_xml[0] > 0 and best_xml[0] >= json_q:
+        return best_xml[1]
+    return None
+
+
+def _contacts_answer(call: _Call, data: CustomerData, accept: str) -> _Answer:
+    ids = call.contact_ids
+    if not ids:
+        return _invalid("contactIds", "Kontaktidn krävs")
+    errors = []
+    if len(ids) > MAX_IDS_PER_CALL:
+        errors.append(f"Max {MAX_IDS_PER_CALL} kontakter per anrop")
+    if any(contact_id == "" for contact_id in ids):
+        errors.append("Kontaktid får inte vara tomt")
+    if any(len(contact_id) > MAX_ID_LENGTH for contact_id in ids):
+        errors.append(f"Kontaktid måste vara mellan 0 och {MAX_ID_LENGTH} tecken")
+    if errors:
+        return _invalid("contactIds", *errors)
+    found = []
+    for contact_id in dict.fromkeys(ids):  # duplicates answered once, order as asked
+        contact = data.by_id.get(contact_id)
+        if contact is not None and call.contact_type in (None, contact["type"]):
+            found.append(contact)
+    xml_type = _xml_type(accept)
+    if xml_type:
+        body = contacts_to_xml(found, contact_type=call.contact_type)
+        return _Answer(200, body, f"{xml_type}; charset=utf-8")
+    return _json(200, found)
+
+
+_DATE_FILTERS = {
+    "createdatfrom": ("CreatedAtFrom", "createdAt", False),
+    "createdatto": ("CreatedAtTo", "createdAt", True),
+    "changedatfrom": ("ChangedAtFrom", "changedAt", False),
+    "changedatto": ("ChangedAtTo", "changedAt", True),
+}
+
+
+def _parse_bound(text: str, *, upper: bool) -> tuple[datetime, bool]:
+    """A filter bound -> (aware datetime, inclusive). A bare date To-bound covers the whole day."""
+    text = text.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        if upper:
+            return datetime.combine(day + timedelta(days=1), dt_time(), STOCKHOLM), False
+        return datetime.combine(day, dt_time(), STOCKHOLM), True
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=STOCKHOLM)
+    return moment, True
+
+
+def _date_check(
+    attribute: str, bound: datetime, *, upper: bool, inclusive: bool
+) -> Callable[[Mapping[str, Any]], bool]:
+    def check(contact: Mapping[str, Any]) -> bool:
+        moment = datetime.fromisoformat(contact[attribute])
+        if upper:
+            return moment <= bound if inclusive else moment < bound
+        return moment >= bound
+
+    return check
+
+
+def _contact_ids_answer(call: _Call, data: CustomerData) -> _Answer:
+    checks: list[Callable[[Mapping[str, Any]], bool]] = []
+    for key, (label, attribute, upper) in _DATE_FILTERS.items():
+        value = _query_value(call, key)
+        if value is None or value == "":
+            continue
+        try:
+            bound, inclusive = _parse_bound(value, upper=upper)
+        except ValueError:
+            return _invalid(label, f"Värdet '{value}' är inte ett giltigt datum.")
+
+        checks.append(_date_check(attribute, bound, upper=upper, inclusive=inclusive))
+    agent = _query_value(call, "agentid")
+    if agent:
+        checks.append(lambda contact: contact["agentId"] == agent)
+    lead_score = _query_value(call, "leadscore")
+    if lead_score:
+        try:
+            wanted = int(lead_score)
+        except ValueError:
+            return _invalid("LeadScore", f"Värdet '{lead_score}' är inte ett giltigt heltal.")
+        checks.append(lambda contact: contact.get("leadScore") == wanted)
+    groups: dict[str, list[dict[str, str]]] = {
+        "persons": [],
+        "companies": [],
+        "deceasedEstates": [],
+    }
+    group_of = {"Person": "persons", "Company": "companies", "DeceasedEstate": "deceasedEstates"}
+    for contact in data.contacts:
+        if all(check(contact) for check in checks):
+            groups[group_of[contact["type"]]].append(
+                {
+                    "id": contact["id"],
+                    "changedAt": contact["changedAt"],
+                    "customerId": contact["customerId"],
+                }
+            )
+    return _json(200, groups)
+
+
+def _search_answer(call: _Call, data: CustomerData) -> _Answer:
+    term = _query_value(call, "term")
+    if term is None or len(term.strip()) < MIN_TERM_LENGTH:
+        return _invalid("term", f"Söktermen måste vara minst {MIN_TERM_LENGTH} tecken")
+    max_size_text = _query_value(call, "maxsize")
+    max_size = DEFAULT_SEARCH_SIZE
+    if max_size_text not in (None, ""):
+        try:
+            max_size = int(max_size_text)
+        except ValueError:
+            max_size = -1
+        if not 1 <= max_size <= MAX_SEARCH_SIZE:
+            return _invalid(
+                "maxSize", f"MaxSize måste vara ett heltal mellan 1 och {MAX_SEARCH_SIZE}"
+            )
+    needle = term.strip().casefold()
+    digits = "".join(c for c in needle if c.isdigit())
+    digit_search = len(digits) >= MIN_TERM_LENGTH and all(c.isdigit() or c in " -+" for c in needle)
+    if digit_search and needle.startswith("+46"):
+        digits = "0" + digits[2:]
+    scored = []
+    for index, contact in enumerate(data.contacts):
+        score = _score(needle, data.search_texts[index])
+        if digit_search:
+            score = max(score, _score(digits, data.search_digits[index]))
+        if score > 0:
+            scored.append((-score, index, contact))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    matches = [
+        {
+            "id": contact["id"],
+            "changedAt": contact["changedAt"],
+            "customerId": contact["customerId"],
+            "type": contact["type"],
+            "score": -negative,
+        }
+        for negative, _index, contact in scored[:max_size]
+    ]
+    return _json(200, {"matches": matches})
+
+
+def _score(needle: str, haystack: Iterable[str]) -> float:
+    """1.0 for a whole-field match, 0.8 when a field or one of its words starts with the term,
+    0.4 for any other substring."""
+    best = 0.0
+    for text in haystack:
+        if text == needle:
+            return 1.0
+        position = text.find(needle)
+        while position >= 0 and best < 0.8:
+            word_start = position == 0 or not text[position - 1].isalnum()
+            best = max(best, 0.8 if word_start else 0.4)
+            position = text.find(needle, position + 1)
+    return best
