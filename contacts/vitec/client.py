@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
+import urllib3
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
@@ -51,8 +52,15 @@ MAX_ID_LENGTH = 40  # "Kontaktid måste vara mellan 0 och 40 tecken"
 MAX_BODY_BYTES = 20 * 1024 * 1024  # 20 ids never take this much; anything bigger is not Vitec
 USER_AGENT = f"crmviewer/{crmviewer.__version__} (+python-requests/{requests.__version__})"
 
-# The connection dropped or the body broke off before its promised length.
-_CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+# The body broke off before its promised length, or could not be decoded. The urllib3 ones come
+# from reading the raw stream ourselves (see _read_body), where requests does not translate them.
+_CUT_SHORT = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.DecodeError,
+)
+_TIMED_OUT = (requests.Timeout, urllib3.exceptions.TimeoutError)
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 # XML elements whose children form a list (DataContract collections), by lower-cased local name.
 _XML_LIST_TAGS = frozenset(
@@ -365,20 +373,16 @@ class VitecClient:
                 body = self._read_body(resp, started, failed)
                 status = resp.status_code
                 headers = resp.headers
-        except requests.Timeout as exc:
+        except _TIMED_OUT as exc:
             raise VitecTimeoutError(f"Timed out: {type(exc).__name__}", request=failed) from exc
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
-            raise BadResponseError(
-                f"Answer cut short: {type(exc).__name__}", request=failed
-            ) from exc
+        except _CUT_SHORT as exc:
+            detail = f"Answer cut short: {type(exc).__name__}"
+            raise BadResponseError(detail, request=failed) from exc
         except requests.RequestException as exc:
             raise VitecConnectionError(f"{type(exc).__name__}", request=failed) from exc
-        logger.info(
-            "Vitec GET %s -> %s in %.0f ms", url, status, (time.monotonic() - started) * 1000
-        )
+        elapsed_ms = (time.monotonic() - started) * 1000
+        level = logging.DEBUG if 200 <= status < 300 else logging.WARNING
+        logger.log(level, "Vitec GET %s -> %s in %.0f ms", url, status, elapsed_ms)
         if 200 <= status < 300:
             return _Answer(body=body, content_type=headers.get("Content-Type", ""))
         retry_after = parse_retry_after(headers.get("Retry-After"))

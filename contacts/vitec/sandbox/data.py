@@ -591,7 +591,7 @@ class _Generator:
             (self.person_categories, ("Person", "DeceasedEstate")),
             (self.company_categories, ("Company",)),
         ):
-            holders = [c for c in contacts if c["type"] in types]
+            holders = [c for c in contacts if c["type"] in types and len(c["categories"]) < 3]
             for category in pool:
                 if category["id"] in used or not holders:
                     continue

@@ -4,6 +4,17 @@ Built on http.server rather than Django because the contact-ids path segment mus
 ids are split on literal commas *before* percent-decoding, so an id containing `%2C` or `%2F`
 survives intact. Faults (error statuses, broken bodies, slow or hanging answers) can be switched on
 for every request, for the next N requests, at random, or per request with a magic contact id.
+
+Choices where Vitec documents nothing:
+- Order of checks: unknown path 404, then non-GET 405, then Basic auth 401, then (GetCategories
+  only) a missing customerId 400, then 403 for a customer outside the account, then any fault,
+  then validation 400. Latency is slept before every Vitec API answer, whatever it is.
+- XML (`Accept: application/xml` or `text/xml`) is served by the contact endpoints only; the id
+  list, Search and GetCategories always answer JSON, and errors are always JSON.
+- In the `?contactIds=` query form the value is decoded first and then split on commas (as ASP.NET
+  binds a string), so there an encoded comma separates ids too; the path form keeps `%2C` inside.
+- "hang" answers nothing: after `slow_body_seconds` (or at stop()) the connection is closed.
+- Every faulted answer carries an `X-Sandbox-Fault` header naming the fault.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import hmac
 import json
 import math
 import random
+import re
 import socket
 import socketserver
 import threading
@@ -98,6 +110,7 @@ _HTML_BODY = (
     b"</body></html>\n"
 )
 _MAX_REQUEST_BODY = 1_000_000
+_NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -522,14 +535,25 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 120  # idle keep-alive connections are closed after this many seconds
     server: _Server
+    _record: Callable[[int], None] | None = None
 
     # plumbing
 
     def version_string(self) -> str:
         return self.server_version
 
+    def parse_request(self) -> bool:
+        # Percent-encode raw non-ASCII bytes in the request line: http.server decodes it as
+        # Latin-1 and splits on any whitespace, so UTF-8 such as "Å" (0xC3 0x85 = NEL) would
+        # break the line apart. Encoded, it decodes back to the same UTF-8 text.
+        self.raw_requestline = _NON_ASCII_BYTE.sub(
+            lambda m: b"%%%02X" % m[0][0], self.raw_requestline
+        )
+        return super().parse_request()
+
     def setup(self) -> None:
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.sandbox._lock:
             self.server.sandbox._connections.add(self.connection)
 
@@ -551,10 +575,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     def _dispatch(self) -> None:
-        try:
-            raw_path = self.path.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            raw_path = self.path
+        raw_path = self.path  # non-ASCII bytes arrive percent-encoded (see parse_request)
         body = self._read_body()
         if body is None:
             self._send(_message(413, "Request body too large."), close=True)
@@ -577,20 +598,45 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
+    def _head(
+        self,
+        answer: _Answer,
+        *,
+        length: int,
+        close: bool = False,
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> bytes:
+        """Status line and headers, built by hand so that a whole answer goes out in one write
+        (no Nagle/delayed-ACK stalls between headers and body)."""
+        reason = self.responses.get(answer.status, ("",))[0]
+        lines = [
+            f"{self.protocol_version} {answer.status} {reason}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+        ]
+        if answer.content_type:
+            lines.append(f"Content-Type: {answer.content_type}")
+        lines.append(f"Content-Length: {length}")
+        lines.extend(f"{name}: {value}" for name, value in (*answer.headers, *extra))
+        if close:
+            lines.append("Connection: close")
+            self.close_connection = True
+        self.log_request(answer.status)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _answered(self, status: int) -> None:
+        """Record a Vitec API request before its last byte goes out, so a client that has
+        read the answer always finds it in the statistics."""
+        if self._record is not None:
+            self._record(status)
+
     def _send(self, answer: _Answer, *, close: bool = False) -> int:
+        data = self._head(answer, length=len(answer.body), close=close)
+        if self.command != "HEAD":
+            data += answer.body
+        self._answered(answer.status)
         try:
-            self.send_response(answer.status)
-            if answer.content_type:
-                self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            for name, value in answer.headers:
-                self.send_header(name, value)
-            if close:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(answer.body)
+            self.wfile.write(data)
             self.wfile.flush()
         except OSError:
             self.close_connection = True
@@ -646,10 +692,13 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         sandbox.stats._begin()
         call = _Call()
-        status = 0
-        try:
-            status = self._vitec_answer(raw_path, call)
-        finally:
+        recorded = False
+
+        def record(status: int) -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             sandbox.stats._end(
                 RequestRecord(
                     method=self.command,
@@ -663,6 +712,14 @@ class _Handler(BaseHTTPRequestHandler):
                     finished=time.monotonic(),
                 )
             )
+
+        self._record = record
+        status = 0
+        try:
+            status = self._vitec_answer(raw_path, call)
+        finally:
+            self._record = None
+            record(status)
 
     def _vitec_answer(self, raw_path: str, call: _Call) -> int:
         """Route, check access, pick a fault, answer; returns the status sent (0 if none)."""
@@ -731,41 +788,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_truncated(self, answer: _Answer) -> int:
         """Promise the whole body plus more, send half of it, then close the connection."""
-        sent = answer.body[: max(1, len(answer.body) // 2)]
+        promised = len(answer.body) + 512
+        head = self._head(answer, length=promised, extra=[("X-Sandbox-Fault", "truncated")])
         self.close_connection = True
-        try:
-            self.send_response(answer.status)
-            if answer.content_type:
-                self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body) + 512))
-            self.send_header("X-Sandbox-Fault", "truncated")
-            self.end_headers()
-            self.wfile.write(sent)
+        self._answered(answer.status)
+        with contextlib.suppress(OSError):
+            self.wfile.write(head + answer.body[: max(1, len(answer.body) // 2)])
             self.wfile.flush()
-        except OSError:
-            pass
         return answer.status
 
     def _send_slowly(self, answer: _Answer, seconds: float) -> int:
         """Correct headers at once, then the body in a few chunks spread over `seconds`."""
         sandbox = self.server.sandbox
         body = answer.body
-        pieces = max(1, min(5, len(body)))
-        step = math.ceil(len(body) / pieces) if body else 0
-        chunks = [body[i : i + step] for i in range(0, len(body), step)] if step else []
+        step = max(1, math.ceil(len(body) / 5))
+        chunks = [body[i : i + step] for i in range(0, len(body), step)]
         gap = seconds / max(1, len(chunks))
         try:
-            self.send_response(answer.status)
-            if answer.content_type:
-                self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("X-Sandbox-Fault", "slow")
-            self.end_headers()
+            self.wfile.write(
+                self._head(answer, length=len(body), extra=[("X-Sandbox-Fault", "slow")])
+            )
             self.wfile.flush()
-            for chunk in chunks:
+            for index, chunk in enumerate(chunks):
                 if sandbox._wait(gap):
                     self.close_connection = True
                     break
+                if index == len(chunks) - 1:
+                    self._answered(answer.status)
                 self.wfile.write(chunk)
                 self.wfile.flush()
         except OSError:
@@ -804,23 +853,25 @@ def _route(raw_path: str, call: _Call) -> bool:
         call.endpoint = "contacts"
         call.contact_type = _TYPE_SEGMENTS[rest_lowered[0]]
         if len(rest) == 2:
-            call.contact_ids = _split_ids(rest[1], unquote)
+            call.contact_ids = _split_ids(rest[1])
         else:
+            # In the query form (as ASP.NET binds it) the value is decoded first, then split:
+            # an encoded comma separates ids here too. Ids containing commas need the path form.
             raw_values = call.query.get("contactids", [])
             call.contact_ids = tuple(
-                contact_id for value in raw_values for contact_id in _split_ids(value, unquote_plus)
+                contact_id for value in raw_values for contact_id in unquote_plus(value).split(",")
             )
         return True
     if len(rest) == 1:
         call.endpoint = "contacts"
-        call.contact_ids = _split_ids(rest[0], unquote)
+        call.contact_ids = _split_ids(rest[0])
         return True
     return False
 
 
-def _split_ids(raw: str, decode: Callable[[str], str]) -> tuple[str, ...]:
+def _split_ids(raw_segment: str) -> tuple[str, ...]:
     """Split on literal commas first, then percent-decode each id (so `%2C` stays inside)."""
-    return tuple(decode(piece) for piece in raw.split(","))
+    return tuple(unquote(piece) for piece in raw_segment.split(","))
 
 
 def _parse_query(query_string: str) -> dict[str, list[str]]:

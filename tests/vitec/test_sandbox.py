@@ -1,0 +1,1169 @@
+"""Contract tests for the Vitec Connect sandbox, over real HTTP with plain `requests`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import defusedxml.ElementTree as SafeET
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+
+from contacts.vitec.sandbox import (
+    DEFAULT_ACCOUNTS,
+    FAULTS,
+    Account,
+    SandboxConfig,
+    SandboxServer,
+)
+from contacts.vitec.sandbox.data import STOCKHOLM, customer_data, generate_customer_data
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTH = ("demo", "demo")
+TIMEOUT = 5
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+CRM = "{http://schemas.datacontract.org/2004/07/Vitec.Housing.Connect.Api.Models.Contact.Crm}"
+MODELS = "{http://schemas.datacontract.org/2004/07/Vitec.Housing.Connect.Api.Models}"
+CATEGORY = "{http://schemas.datacontract.org/2004/07/Vitec.Housing.Connect.Api.Models.Category}"
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}\+0[12]:00$")
+
+# The documented fields (connect-api.md), per contact type.
+COMMON_FIELDS = {
+    "id",
+    "type",
+    "customerId",
+    "agentId",
+    "address",
+    "email",
+    "advertisingEnabled",
+    "note",
+    "categories",
+    "createdAt",
+    "changedAt",
+}
+TYPE_FIELDS = {
+    "Person": {
+        "firstName",
+        "lastName",
+        "socialSecurityNumber",
+        "isForeignSocialSecurityNumber",
+        "dateOfBirth",
+        "telephone",
+        "leadScore",
+        "wantsToBeMatched",
+        "matchingChangedAt",
+        "isDeceased",
+        "isCompanyPerson",
+        "gdprApprovalDate",
+    },
+    "Company": {
+        "name",
+        "corporateNumber",
+        "isForeignCorporateNumber",
+        "homePage",
+        "telephone",
+        "leadScore",
+    },
+    "DeceasedEstate": {
+        "name",
+        "socialSecurityNumber",
+        "isForeignIdSocialSecurityNumber",
+        "telephone",
+    },
+}
+TELEPHONE_FIELDS = {
+    "Person": {"home", "work", "cell", "other"},
+    "Company": {"switch", "other"},
+    "DeceasedEstate": {"home", "work", "cell", "other"},
+}
+ADDRESS_FIELDS = {"streetAddress", "zipCode", "city", "countryCode", "wgs84Coordinate"}
+EMAIL_FIELDS = {"emailAddress", "emailAddress2"}
+MAX_LENGTHS = {
+    "id": 40,
+    "customerId": 40,
+    "firstName": 30,
+    "lastName": 30,
+    "socialSecurityNumber": 20,
+    "corporateNumber": 20,
+    "homePage": 60,
+}
+
+
+def ids(*numbers: int, customer: str = "M1001") -> list[str]:
+    return [f"{customer}-{n:05d}" for n in numbers]
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+BASE_CONFIG = SandboxConfig(slow_body_seconds=1.0)
+
+
+@pytest.fixture(scope="module")
+def running() -> SandboxServer:
+    with SandboxServer(dataclasses.replace(BASE_CONFIG)) as server:
+        yield server
+
+
+@pytest.fixture
+def server(running: SandboxServer) -> SandboxServer:
+    """The module's sandbox with its config and statistics reset around each test."""
+    defaults = {f.name: getattr(BASE_CONFIG, f.name) for f in dataclasses.fields(BASE_CONFIG)}
+    running.configure(**defaults)
+    running.stats.reset()
+    yield running
+    running.configure(**defaults)
+    settle(running)
+    running.stats.reset()
+
+
+def settle(server: SandboxServer, within: float = 3.0) -> None:
+    """Wait until no request is in flight (a client that timed out leaves the server busy)."""
+    deadline = time.monotonic() + within
+    while server.stats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def get(server: SandboxServer):
+    """GET a path on the sandbox as the demo account (override auth/headers/timeout per call)."""
+    session = requests.Session()
+
+    def get(path: str, **options) -> requests.Response:
+        options.setdefault("auth", AUTH)
+        options.setdefault("timeout", TIMEOUT)
+        return session.get(server.base_url + path, **options)
+
+    yield get
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def m1001():
+    return customer_data("M1001", seed=1, count=2400)
+
+
+def contact_calls(server: SandboxServer) -> list:
+    return [r for r in server.stats.requests if r.endpoint == "contacts"]
+
+
+# --- access ---------------------------------------------------------------------------------------
+
+
+def test_health(server):
+    response = requests.get(f"{server.base_url}/_sandbox/health", timeout=TIMEOUT)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("auth", "headers"),
+    [
+        (None, {}),
+        (("demo", "wrong"), {}),
+        (("nobody", "demo"), {}),
+        (("", ""), {}),
+        (None, {"Authorization": "Basic !!!not-base64"}),
+        (None, {"Authorization": "Basic ZGVtbw=="}),  # "demo" without a colon
+        (None, {"Authorization": "Bearer demo"}),
+    ],
+    ids=["none", "wrong-password", "unknown-user", "empty", "garbled", "no-colon", "bearer"],
+)
+def test_bad_credentials_are_401(get, auth, headers):
+    response = get("/CRM/Contact/M1001/M1001-00001", auth=auth, headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"message": "Authorization has been denied for this request."}
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="Vitec Connect sandbox"'
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/CRM/Contact/M1001/M1001-00001",
+        "/CRM/Contact/M1001",
+        "/CRM/Contact/M1001/Search?Term=Andersson",
+        "/CRM/Contact/M1001/Person/M1001-00001",
+        "/Category/GetCategories?customerId=M1001",
+    ],
+)
+def test_every_endpoint_needs_auth(get, path):
+    assert get(path, auth=None).status_code == 401
+    assert get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/CRM/Contact/M9999/M9999-00001",
+        "/CRM/Contact/M9999",
+        "/CRM/Contact/M9999/Search?Term=Andersson",
+        "/CRM/Contact/M9999/Company/M9999-00001",
+        "/Category/GetCategories?customerId=M9999",
+    ],
+)
+def test_a_customer_outside_the_account_is_403(get, path):
+    response = get(path)
+    assert response.status_code == 403
+    assert "M9999" in response.json()["message"]
+
+
+def test_accounts_are_configurable(server, get):
+    server.configure(accounts=(Account("alice", "s3cret", frozenset({"M2001"})),))
+    assert get("/CRM/Contact/M2001/M2001-00001", auth=("alice", "s3cret")).status_code == 200
+    assert get("/CRM/Contact/M1001/M1001-00001", auth=("alice", "s3cret")).status_code == 403
+    assert get("/CRM/Contact/M1001/M1001-00001").status_code == 401  # demo is gone
+
+
+@pytest.mark.parametrize("path", ["/", "/CRM", "/CRM/Contact", "/CRM/Contact/M1001/a/b", "/x"])
+def test_unknown_paths_are_404_json(get, path):
+    response = get(path)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "message" in response.json()
+
+
+def test_only_get_is_allowed(server):
+    response = requests.post(
+        f"{server.base_url}/CRM/Contact/M1001/M1001-00001", auth=AUTH, timeout=TIMEOUT
+    )
+    assert response.status_code == 405 and "message" in response.json()
+
+
+# --- GET CRM/Contact/{customerId}/{contactIds} ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("segment", "message"),
+    [
+        (",".join(ids(*range(1, 22))), "Max 20 kontakter per anrop"),
+        ("M1001-00001,", "Kontaktid får inte vara tomt"),
+        ("M1001-00001,,M1001-00002", "Kontaktid får inte vara tomt"),
+        (",M1001-00001", "Kontaktid får inte vara tomt"),
+        ("x" * 41, "Kontaktid måste vara mellan 0 och 40 tecken"),
+        (quote("å" * 41), "Kontaktid måste vara mellan 0 och 40 tecken"),
+    ],
+    ids=["21-ids", "trailing-comma", "double-comma", "leading-comma", "41-chars", "41-non-ascii"],
+)
+def test_invalid_id_lists_are_400(get, segment, message):
+    response = get(f"/CRM/Contact/M1001/{segment}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == "The request is invalid."
+    assert message in body["modelState"]["contactIds"]
+
+
+@pytest.mark.parametrize("length", [1, 40])
+def test_ids_up_to_40_characters_are_accepted(get, length):
+    response = get(f"/CRM/Contact/M1001/{'x' * length}")
+    assert response.status_code == 200 and response.json() == []
+
+
+def test_twenty_ids_are_answered(get):
+    response = get(f"/CRM/Contact/M1001/{','.join(ids(*range(1, 21)))}")
+    assert response.status_code == 200
+    assert [c["id"] for c in response.json()] == ids(*range(1, 21))
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered"),
+    [
+        (ids(3, 1, 2), ids(3, 1, 2)),
+        (ids(2400, 1), ids(2400, 1)),
+        (["NOPE", *ids(5), "M1002-00001", *ids(2401)], ids(5)),
+        (ids(7, 7, 4, 7, 4), ids(7, 4)),
+        (["nope", "NOPE"], []),
+        (["m1001-00001"], []),  # ids are case-sensitive
+    ],
+    ids=["order", "first-last", "unknown-left-out", "duplicates-once", "none-found", "case"],
+)
+def test_contacts_come_back_in_the_order_asked(get, asked, answered):
+    response = get(f"/CRM/Contact/M1001/{','.join(asked)}")
+    assert response.status_code == 200
+    assert [c["id"] for c in response.json()] == answered
+
+
+@pytest.mark.parametrize(
+    "odd_id", ["a/b", "a,b", "a?b=c", "a#b", "100%", "%2F", "a b", "a+b", "Åsa ö", "日本", "../x"]
+)
+def test_odd_ids_are_decoded_exactly(server, get, odd_id):
+    response = get(f"/CRM/Contact/M1001/{quote(odd_id, safe='')},M1001-00001")
+    assert [c["id"] for c in response.json()] == ["M1001-00001"]
+    (call,) = contact_calls(server)
+    assert call.contact_ids == (odd_id, "M1001-00001")
+    assert call.customer_id == "M1001"
+    assert call.raw_path.count("/") == 4  # the raw path still has the id encoded
+
+
+def test_a_raw_utf8_id_is_read_too(server):
+    # http.client refuses non-ASCII request targets, so speak HTTP by hand.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as conn:
+        conn.sendall(
+            "GET /CRM/Contact/M1001/Åsa HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            "Authorization: Basic ZGVtbzpkZW1v\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+    (call,) = contact_calls(server)
+    assert call.contact_ids == ("Åsa",) and call.raw_path == "/CRM/Contact/M1001/%C3%85sa"
+
+
+def test_json_answer(get):
+    response = get("/CRM/Contact/M1001/M1001-00001")
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    assert response.json()[0]["id"] == "M1001-00001"
+
+
+@pytest.mark.parametrize(
+    ("segment", "contact_type", "count"),
+    [
+        ("Person", "Person", 5),
+        ("Company", "Company", 2),
+        ("DeceasedEstate", "DeceasedEstate", 3),
+        ("person", "Person", 5),
+    ],
+)
+def test_one_type_endpoints(get, m1001, segment, contact_type, count):
+    asked = ids(*range(1, 11))
+    expected = [i for i in asked if m1001.by_id[i]["type"] == contact_type]
+    assert len(expected) == count
+    by_path = get(f"/CRM/Contact/M1001/{segment}/{','.join(asked)}").json()
+    by_query = get(f"/CRM/Contact/M1001/{segment}", params={"contactIds": ",".join(asked)}).json()
+    assert [c["id"] for c in by_path] == [c["id"] for c in by_query] == expected
+
+
+def test_one_type_endpoint_takes_repeated_query_ids(get):
+    query = "contactIds=M1001-00004%2CM1001-00001&contactIds=M1001-00003&contactIds=M1001-00002"
+    response = get(f"/CRM/Contact/M1001/Person?{query}")
+    assert [c["id"] for c in response.json()] == ids(4, 1, 2)
+
+
+def test_one_type_endpoint_without_ids_is_400(get):
+    response = get("/CRM/Contact/M1001/Person")
+    assert response.status_code == 400 and "contactIds" in response.json()["modelState"]
+
+
+def test_every_documented_field_is_present(get):
+    contacts = get(f"/CRM/Contact/M1001/{','.join(ids(*range(1, 21)))}").json()
+    assert {c["type"] for c in contacts} == set(TYPE_FIELDS)
+    for contact in contacts:
+        kind = contact["type"]
+        assert set(contact) == COMMON_FIELDS | TYPE_FIELDS[kind], contact["id"]
+        assert set(contact["telephone"]) == TELEPHONE_FIELDS[kind]
+        if contact["address"] is not None:
+            assert set(contact["address"]) == ADDRESS_FIELDS
+        if contact["email"] is not None:
+            assert set(contact["email"]) == EMAIL_FIELDS
+        for category in contact["categories"]:
+            assert set(category) == {"id", "name", "readOnly"}
+
+
+# --- XML ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "xml"),
+    [
+        ("application/xml", True),
+        ("text/xml", True),
+        ("application/json;q=0.5, application/xml", True),
+        ("application/json", False),
+        ("*/*", False),
+        ("", False),
+        ("application/xml;q=0.1, application/json", False),
+        ("text/html", False),
+    ],
+)
+def test_accept_chooses_xml_or_json(get, accept, xml):
+    response = get("/CRM/Contact/M1001/M1001-00001", headers={"Accept": accept})
+    content_type = response.headers["Content-Type"]
+    if xml:
+        assert content_type == f"{accept.split(',')[-1].strip()}; charset=utf-8"
+        SafeET.fromstring(response.content)
+    else:
+        assert content_type == "application/json; charset=utf-8"
+        response.json()
+
+
+def test_xml_carries_the_same_person(get):
+    asked = ids(*range(1, 11))
+    json_contacts = get(f"/CRM/Contact/M1001/{','.join(asked)}").json()
+    response = get(f"/CRM/Contact/M1001/{','.join(asked)}", headers={"Accept": "application/xml"})
+    root = SafeET.fromstring(response.content)
+    assert root.tag == f"{CRM}ArrayOfCrmContact"
+    elements = root.findall(f"{CRM}CrmContact")
+    assert [e.findtext(f"{CRM}Id") for e in elements] == asked
+    assert [e.get(f"{XSI}type") for e in elements] == [
+        f"Crm{c['type']}Contact" for c in json_contacts
+    ]
+    for person, element in zip(json_contacts, elements, strict=True):
+        if person["type"] != "Person" or person["email"] is None:
+            continue
+        assert element.findtext(f"{CRM}FirstName") == person["firstName"]
+        assert element.findtext(f"{CRM}LastName") == person["lastName"]
+        assert element.findtext(f"{CRM}SocialSecurityNumber") == person["socialSecurityNumber"]
+        assert element.findtext(f"{CRM}ChangedAt") == person["changedAt"]
+        assert element.findtext(f"{CRM}LeadScore") == str(person["leadScore"])
+        assert element.findtext(f"{CRM}IsDeceased") == str(person["isDeceased"]).lower()
+        gdpr = element.find(f"{CRM}GDPRApprovalDate")
+        if person["gdprApprovalDate"] is None:
+            assert gdpr.get(f"{XSI}nil") == "true"
+        else:
+            assert gdpr.text == person["gdprApprovalDate"]
+        email = element.find(f"{CRM}Email")
+        assert email.findtext(f"{MODELS}EmailAddress") == person["email"]["emailAddress"]
+        categories = element.find(f"{CRM}Categories").findall(f"{CATEGORY}Category")
+        assert [c.findtext(f"{CATEGORY}Id") for c in categories] == [
+            c["id"] for c in person["categories"]
+        ]
+        # DataContract order: base members first, then the Person's own, each alphabetical.
+        names = [child.tag.removeprefix(CRM) for child in element]
+        assert names[:11] == sorted(names[:11]) and names[11:] == sorted(names[11:])
+        assert names[10] == "Type" and names[11] == "DateOfBirth"
+        break
+    else:
+        pytest.fail("no person with an e-mail among the first ten contacts")
+
+
+def test_xml_escapes_markup_and_writes_nil(get, m1001):
+    marked = next(c for c in m1001.contacts if c["note"] and "<b>" in c["note"])
+    sparse = next(c for c in m1001.contacts if c["address"] is None)
+    response = get(
+        f"/CRM/Contact/M1001/{marked['id']},{sparse['id']}", headers={"Accept": "text/xml"}
+    )
+    first, second = SafeET.fromstring(response.content)
+    assert first.findtext(f"{CRM}Note") == marked["note"]
+    assert second.find(f"{CRM}Address").get(f"{XSI}nil") == "true"
+
+
+def test_xml_for_one_type(get):
+    response = get("/CRM/Contact/M1001/Person/M1001-00001", headers={"Accept": "application/xml"})
+    root = SafeET.fromstring(response.content)
+    assert root.tag == f"{CRM}ArrayOfCrmPersonContact"
+    assert [e.tag for e in root] == [f"{CRM}CrmPersonContact"]
+
+
+def test_errors_stay_json_when_xml_is_asked(get):
+    response = get("/CRM/Contact/M1001/,", headers={"Accept": "application/xml"})
+    assert response.status_code == 400 and response.json()["message"]
+
+
+# --- the generated data ---------------------------------------------------------------------------
+
+
+def test_a_customer_has_thousands_of_interleaved_contacts(m1001):
+    contacts = m1001.contacts
+    assert len(contacts) >= 2000
+    assert [c["id"] for c in contacts] == ids(*range(1, len(contacts) + 1))
+    counts = Counter(c["type"] for c in contacts)
+    assert 0.65 < counts["Person"] / len(contacts) < 0.85
+    assert 0.12 < counts["Company"] / len(contacts) < 0.28
+    assert 0.02 < counts["DeceasedEstate"] / len(contacts) < 0.09
+    switches = sum(a["type"] != b["type"] for a, b in itertools.pairwise(contacts))
+    assert switches > len(contacts) / 4  # interleaved, not grouped
+
+
+def test_timestamps_have_seven_digits_and_the_swedish_offset(m1001):
+    for contact in m1001.contacts:
+        stamps = [contact["createdAt"], contact["changedAt"]]
+        stamps += [contact.get("matchingChangedAt"), contact.get("gdprApprovalDate")]
+        for stamp in filter(None, stamps):
+            assert TIMESTAMP.match(stamp), stamp
+            moment = datetime.fromisoformat(stamp)
+            assert moment.utcoffset() == moment.astimezone(STOCKHOLM).utcoffset()
+        created = datetime.fromisoformat(contact["createdAt"])
+        assert created <= datetime.fromisoformat(contact["changedAt"])
+    offsets = {c["changedAt"][-6:] for c in m1001.contacts}
+    assert offsets == {"+01:00", "+02:00"}
+
+
+def test_swedish_numbers_are_valid(m1001):
+    for contact in m1001.contacts:
+        if contact["type"] == "Company":
+            number = contact["corporateNumber"]
+            if not contact["isForeignCorporateNumber"]:
+                assert re.fullmatch(r"\d{6}-\d{4}", number), number
+                assert luhn_ok(number.replace("-", "")), number
+            continue
+        foreign = contact.get("isForeignSocialSecurityNumber") or contact.get(
+            "isForeignIdSocialSecurityNumber"
+        )
+        ssn = contact["socialSecurityNumber"]
+        if foreign or ssn is None:
+            continue
+        match = re.fullmatch(r"(\d{2})?(\d{6})[-+](\d{4})", ssn)
+        assert match, ssn
+        assert luhn_ok(match[2] + match[3]), ssn
+        if contact["type"] == "Person":
+            birth = date.fromisoformat(contact["dateOfBirth"][:10])
+            assert f"{birth:%y%m%d}" == match[2]
+            if match[1]:
+                assert f"{birth:%Y}"[:2] == match[1]
+
+
+def test_values_respect_the_documented_limits(m1001):
+    for contact in m1001.contacts:
+        for key, limit in MAX_LENGTHS.items():
+            assert len(contact.get(key) or "") <= limit, (key, contact[key])
+        limit = 50 if contact["type"] == "Company" else 30
+        assert len(contact.get("name") or "") <= limit
+        for phone in (contact["telephone"] or {}).values():
+            assert phone is None or len(phone) <= 17
+        if contact["address"]:
+            address = contact["address"]
+            assert len(address["streetAddress"]) <= 68 and len(address["city"]) <= 25
+            assert re.fullmatch(r"\d{3} \d{2}", address["zipCode"])
+            assert address["countryCode"] == "SE"
+            if address["wgs84Coordinate"]:
+                assert 55.0 < address["wgs84Coordinate"]["latitude"] < 69.1
+                assert 10.9 < address["wgs84Coordinate"]["longitude"] < 24.2
+        if contact["type"] != "DeceasedEstate":
+            assert 0 <= contact["leadScore"] <= 5
+        if contact["type"] == "Person":
+            assert contact["wantsToBeMatched"] in {"Yes", "No", "NotAsked"}
+            assert (contact["matchingChangedAt"] is None) == (
+                contact["wantsToBeMatched"] == "NotAsked"
+            )
+        assert contact["agentId"] is None or contact["agentId"].startswith("AGT-M1001-")
+
+
+def test_edge_cases_are_present(m1001):
+    contacts = m1001.contacts
+    assert any(c["address"] is None for c in contacts)
+    assert any(c["email"] is None for c in contacts)
+    assert any(c["note"] is None for c in contacts)
+    assert any(c.get("isForeignSocialSecurityNumber") for c in contacts)
+    assert any(c.get("isForeignCorporateNumber") for c in contacts)
+    assert any(c.get("isForeignIdSocialSecurityNumber") for c in contacts)
+    names = " ".join(c.get("firstName") or c.get("name") for c in contacts)
+    assert {"å", "ä", "ö", "é"} <= set(names)
+    assert any(c["note"] and "<b>" in c["note"] and "&" in c["note"] for c in contacts)
+    assert any(c["type"] == "DeceasedEstate" and c["name"].startswith("Dödsbo") for c in contacts)
+
+
+def test_the_data_is_deterministic():
+    first = generate_customer_data("M1001", seed=1, count=300)
+    again = generate_customer_data("M1001", seed=1, count=300)
+    other_seed = generate_customer_data("M1001", seed=2, count=300)
+    other_customer = generate_customer_data("M1002", seed=1, count=300)
+    dump = json.dumps(first.contacts, ensure_ascii=False)
+    assert dump == json.dumps(again.contacts, ensure_ascii=False)
+    assert dump != json.dumps(other_seed.contacts, ensure_ascii=False)
+
+    def names(data):
+        return [(c.get("firstName"), c.get("lastName"), c.get("name")) for c in data.contacts]
+
+    assert names(first) != names(other_customer)
+    assert len(set(names(first)) & set(names(other_customer))) < 30
+
+
+def test_the_data_is_the_same_in_another_process():
+    script = (
+        "import hashlib, json\n"
+        "from contacts.vitec.sandbox.data import generate_customer_data\n"
+        "data = generate_customer_data('M1002', seed=7, count=200)\n"
+        "print(hashlib.sha256(json.dumps(data.contacts).encode()).hexdigest())\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    here = generate_customer_data("M1002", seed=7, count=200)
+    assert result.stdout.strip() == hashlib.sha256(json.dumps(here.contacts).encode()).hexdigest()
+
+
+def test_different_seeds_are_served(server, get):
+    first = get("/CRM/Contact/M1001/M1001-00001").json()
+    server.configure(seed=2, contacts_per_customer=50)
+    second = get("/CRM/Contact/M1001/M1001-00001").json()
+    assert first != second
+    assert len(get("/CRM/Contact/M1001").json()["persons"]) < 50
+
+
+# --- GET CRM/Contact/{customerId} -----------------------------------------------------------------
+
+
+def test_the_id_list_groups_every_contact_by_type(get, m1001):
+    body = get("/CRM/Contact/M1001").json()
+    assert set(body) == {"persons", "companies", "deceasedEstates"}
+    for key, kind in [
+        ("persons", "Person"),
+        ("companies", "Company"),
+        ("deceasedEstates", "DeceasedEstate"),
+    ]:
+        expected = [
+            {"id": c["id"], "changedAt": c["changedAt"], "customerId": "M1001"}
+            for c in m1001.contacts
+            if c["type"] == kind
+        ]
+        assert body[key] == expected
+
+
+def _listed(body: dict) -> set[str]:
+    return {entry["id"] for group in body.values() for entry in group}
+
+
+@pytest.mark.parametrize(
+    ("params", "keep"),
+    [
+        ({"AgentId": "AGT-M1001-1"}, lambda c: c["agentId"] == "AGT-M1001-1"),
+        ({"LeadScore": "5"}, lambda c: c.get("leadScore") == 5),
+        ({"ChangedAtFrom": "2026-01-01"}, lambda c: c["changedAt"][:10] >= "2026-01-01"),
+        ({"ChangedAtTo": "2016-12-31"}, lambda c: c["changedAt"][:10] <= "2016-12-31"),
+        (
+            {"CreatedAtFrom": "2020-01-01", "CreatedAtTo": "2020-06-30"},
+            lambda c: "2020-01-01" <= c["createdAt"][:10] <= "2020-06-30",
+        ),
+        ({"changedatfrom": "2026-06-01T12:00:00"}, lambda c: c["changedAt"] >= "2026-06-01T12"),
+    ],
+)
+def test_the_id_list_filters(get, m1001, params, keep):
+    body = get("/CRM/Contact/M1001", params=params).json()
+    expected = {c["id"] for c in m1001.contacts if keep(c)}
+    assert expected and _listed(body) == expected
+
+
+@pytest.mark.parametrize(
+    "params", [{"ChangedAtFrom": "garbage"}, {"CreatedAtTo": "2026-13-01"}, {"LeadScore": "many"}]
+)
+def test_the_id_list_rejects_garbage_filters(get, params):
+    response = get("/CRM/Contact/M1001", params=params)
+    assert response.status_code == 400
+    assert set(response.json()["modelState"]) == {next(iter(params))}
+
+
+# --- Search ---------------------------------------------------------------------------------------
+
+
+def test_search_finds_a_person_by_part_of_the_name(get, m1001):
+    person = next(c for c in m1001.contacts if c["type"] == "Person" and len(c["lastName"]) >= 7)
+    term = person["lastName"][1:6].upper()
+    matches = get("/CRM/Contact/M1001/Search", params={"Term": term, "MaxSize": 1000}).json()[
+        "matches"
+    ]
+    assert person["id"] in [m["id"] for m in matches]
+    match = next(m for m in matches if m["id"] == person["id"])
+    assert set(match) == {"id", "changedAt", "customerId", "type", "score"}
+    assert match["type"] == "Person" and match["changedAt"] == person["changedAt"]
+
+
+@pytest.mark.parametrize("field", ["socialSecurityNumber", "email", "cell"])
+def test_search_by_number_or_email(get, m1001, field):
+    person = next(
+        c
+        for c in m1001.contacts
+        if c["type"] == "Person"
+        and c["socialSecurityNumber"]
+        and c["email"]
+        and c["telephone"]["cell"]
+    )
+    term = {
+        "socialSecurityNumber": person["socialSecurityNumber"],
+        "email": person["email"]["emailAddress"],
+        "cell": person["telephone"]["cell"],
+    }[field]
+    matches = get("/CRM/Contact/M1001/Search", params={"Term": term}).json()["matches"]
+    assert matches[0]["id"] == person["id"] and matches[0]["score"] == 1.0
+
+
+@pytest.mark.parametrize(("max_size", "expected"), [(None, 50), ("3", 3), ("1000", None)])
+def test_search_max_size(get, max_size, expected):
+    params = {"Term": "@gmail.com"}
+    if max_size:
+        params["MaxSize"] = max_size
+    matches = get("/CRM/Contact/M1001/Search", params=params).json()["matches"]
+    if expected is None:
+        assert 50 < len(matches) <= 1000
+    else:
+        assert len(matches) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "term"),
+        ({"Term": "abcd"}, "term"),
+        ({"Term": "   abcd   "}, "term"),
+        ({"Term": "Andersson", "MaxSize": "1001"}, "maxSize"),
+        ({"Term": "Andersson", "MaxSize": "0"}, "maxSize"),
+        ({"Term": "Andersson", "MaxSize": "ten"}, "maxSize"),
+    ],
+)
+def test_search_validation(get, params, field):
+    response = get("/CRM/Contact/M1001/Search", params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] and field in body["modelState"]
+
+
+# --- Categories -----------------------------------------------------------------------------------
+
+
+def test_categories_are_exactly_those_on_contacts(get, m1001):
+    body = get("/Category/GetCategories", params={"customerId": "M1001"}).json()
+    assert set(body) == {"companyCategories", "personCategories"}
+    assert 8 <= len(body["personCategories"]) <= 12 and 4 <= len(body["companyCategories"]) <= 8
+    person_pool = {c["id"]: c for c in body["personCategories"]}
+    company_pool = {c["id"]: c for c in body["companyCategories"]}
+    used = set()
+    for contact in m1001.contacts:
+        pool = company_pool if contact["type"] == "Company" else person_pool
+        assert len(contact["categories"]) <= 3
+        for category in contact["categories"]:
+            assert pool[category["id"]] == category
+            used.add(category["id"])
+    assert used == set(person_pool) | set(company_pool)
+    assert any(c["readOnly"] for c in body["personCategories"])
+    assert any(not c["readOnly"] for c in body["personCategories"])
+
+
+def test_categories_need_a_customer_id(get):
+    response = get("/Category/GetCategories")
+    assert response.status_code == 400 and "customerId" in response.json()["modelState"]
+
+
+def test_customers_get_different_data(get):
+    first = get(f"/CRM/Contact/M1001/{','.join(ids(*range(1, 21)))}").json()
+    second = get(f"/CRM/Contact/M1002/{','.join(ids(*range(1, 21), customer='M1002'))}").json()
+    assert [c.get("lastName") or c["name"] for c in first] != [
+        c.get("lastName") or c["name"] for c in second
+    ]
+
+
+# --- faults ---------------------------------------------------------------------------------------
+
+STATUS_FAULTS = [
+    # fault, status, content type prefix, body check, Retry-After expected
+    ("500", 500, "application/json", lambda r: r.json()["message"], False),
+    ("502", 502, "application/json", lambda r: r.json()["message"], False),
+    ("503", 503, "application/json", lambda r: r.json()["message"], True),
+    ("504", 504, "application/json", lambda r: r.json()["message"], False),
+    ("429", 429, "application/json", lambda r: r.json()["message"], True),
+    ("400", 400, "application/json", lambda r: r.json()["message"], False),
+    ("400-empty", 400, None, lambda r: r.content == b"", False),
+    ("404", 404, "application/json", lambda r: r.json()["message"], False),
+    ("html", 200, "text/html", lambda r: r.text.startswith("<!DOCTYPE html>"), False),
+    ("malformed", 200, "application/json", lambda r: r.content.startswith(b"[{"), False),
+]
+
+
+@pytest.mark.parametrize("trigger", ["config", "magic-id"])
+@pytest.mark.parametrize(("fault", "status", "content_type", "body_ok", "retry"), STATUS_FAULTS)
+def test_faults_answer_as_documented(
+    server, get, trigger, fault, status, content_type, body_ok, retry
+):
+    server.configure(retry_after=7)
+    if trigger == "config":
+        server.configure(fault=fault)
+        response = get("/CRM/Contact/M1001/M1001-00001")
+    else:
+        response = get(f"/CRM/Contact/M1001/M1001-00001,FAULT-{fault.upper()},M1001-00002")
+    assert response.status_code == status
+    assert response.headers.get("Content-Type", "").startswith(content_type or "")
+    if content_type is None:
+        assert "Content-Type" not in response.headers
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    assert body_ok(response)
+    assert response.headers.get("Retry-After") == ("7" if retry else None)
+    if fault == "malformed":
+        with pytest.raises(ValueError):
+            response.json()
+
+
+def test_a_configured_fault_hits_every_endpoint(server, get):
+    server.configure(fault="503")
+    for path in [
+        "/CRM/Contact/M1001",
+        "/CRM/Contact/M1001/Search?Term=Andersson",
+        "/Category/GetCategories?customerId=M1001",
+    ]:
+        assert get(path).status_code == 503
+    assert get("/CRM/Contact/M1001", auth=None).status_code == 401  # auth is checked first
+
+
+@pytest.mark.parametrize("trigger", ["config", "magic-id"])
+def test_truncated_body_breaks_the_read(server, get, trigger):
+    if trigger == "config":
+        server.configure(fault="truncated", fault_count=1)
+        path = "/CRM/Contact/M1001/M1001-00001"
+    else:
+        path = "/CRM/Contact/M1001/M1001-00001,fault-truncated"
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        get(path)
+    assert get("/CRM/Contact/M1001/M1001-00001").status_code == 200  # later calls are fine
+
+
+def test_slow_body_trips_a_short_read_timeout(server, get):
+    server.configure(fault="slow", slow_body_seconds=1.0)  # five chunks, 0.2 s apart
+    started = time.monotonic()
+    # Headers arrive at once, so requests reports the body's read timeout as a ConnectionError.
+    with pytest.raises(requests.exceptions.ConnectionError, match="Read timed out"):
+        get("/CRM/Contact/M1001/M1001-00001", timeout=(2, 0.1))
+    assert time.monotonic() - started < 0.9
+
+
+def test_slow_body_arrives_whole_with_patience(server, get):
+    expected = get("/CRM/Contact/M1001/M1001-00001,M1001-00002").content
+    server.configure(fault="slow", slow_body_seconds=0.4)
+    started = time.monotonic()
+    response = get("/CRM/Contact/M1001/M1001-00001,M1001-00002")
+    assert time.monotonic() - started >= 0.35
+    assert response.status_code == 200 and response.content == expected
+
+
+def test_hang_trips_the_read_timeout(server, get):
+    server.configure(fault="hang")
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        get("/CRM/Contact/M1001/M1001-00001", timeout=(2, 0.2))
+    assert time.monotonic() - started < 0.9
+    settle(server)
+    (record,) = server.stats.requests
+    assert record.status == 0 and record.finished - record.started >= 0.9  # slow_body_seconds
+
+
+def test_stop_wakes_a_hanging_request():
+    outcome: list[object] = []
+    with SandboxServer(SandboxConfig(fault="hang", slow_body_seconds=30)) as server:
+
+        def call() -> None:
+            try:
+                outcome.append(
+                    requests.get(f"{server.base_url}/CRM/Contact/M1001", auth=AUTH, timeout=10)
+                )
+            except requests.RequestException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        deadline = time.monotonic() + 2
+        while server.stats.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+    thread.join(timeout=5)
+    assert time.monotonic() - started < 2
+    assert outcome and isinstance(outcome[0], requests.ConnectionError)
+
+
+def test_fault_count_applies_to_the_next_requests_only(server, get):
+    server.configure(fault="503", fault_count=2)
+    statuses = [get("/CRM/Contact/M1001/M1001-00001").status_code for _ in range(4)]
+    assert statuses == [503, 503, 200, 200]
+    assert server.config.fault is None and server.config.fault_count is None
+
+
+def test_a_magic_id_only_breaks_its_own_request(server, get):
+    assert get("/CRM/Contact/M1001/M1001-00001,fault-500").status_code == 500
+    assert get("/CRM/Contact/M1001/M1001-00001").status_code == 200
+    assert get("/CRM/Contact/M1001/M1001-00001,fault-unknown").json()[0]["id"] == "M1001-00001"
+    assert [r.status for r in contact_calls(server)] == [500, 200, 200]
+
+
+@pytest.mark.parametrize(("fail_rate", "failures"), [(1.0, 10), (0.0, 0)])
+def test_fail_rate(server, get, fail_rate, failures):
+    server.configure(fail_rate=fail_rate)
+    statuses = [get("/CRM/Contact/M1001/M1001-00001").status_code for _ in range(10)]
+    assert statuses.count(500) == failures and statuses.count(200) == 10 - failures
+
+
+def test_fail_rate_is_deterministic_per_seed(server, get):
+    def pattern() -> list[int]:
+        # Re-seeds the fault randomness (and makes a small data set, quick to generate).
+        server.configure(seed=3, fail_rate=0.5, contacts_per_customer=20)
+        return [get("/CRM/Contact/M1001/x").status_code for _ in range(12)]
+
+    first = pattern()
+    assert first == pattern() and {500, 200} == set(first)
+
+
+def test_latency_is_added(server, get):
+    server.configure(latency_ms=150)
+    started = time.monotonic()
+    assert get("/CRM/Contact/M1001/M1001-00001").status_code == 200
+    assert time.monotonic() - started >= 0.15
+    (record,) = server.stats.requests
+    assert record.finished - record.started >= 0.15
+
+
+def test_latency_applies_to_faults_too(server, get):
+    server.configure(latency_ms=150, fault="500")
+    started = time.monotonic()
+    assert get("/CRM/Contact/M1001/M1001-00001").status_code == 500
+    assert time.monotonic() - started >= 0.15
+
+
+def test_concurrent_requests_are_counted_in_flight(server):
+    server.configure(latency_ms=100)
+    statuses: list[int] = []
+
+    def call() -> None:
+        url = f"{server.base_url}/CRM/Contact/M1001/M1001-00001"
+        statuses.append(requests.get(url, auth=AUTH, timeout=TIMEOUT).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 6
+    assert server.stats.max_in_flight >= 2
+    assert len(server.stats.requests) == 6 and server.stats.in_flight == 0
+
+
+def test_records_describe_each_request(server, get):
+    get("/CRM/Contact/M1001/M1001-00002,M1001-00001", headers={"Accept": "text/xml"})
+    get("/CRM/Contact/M1002")
+    get("/CRM/Contact/M1001/Search", params={"Term": "Andersson"})
+    get("/Category/GetCategories", params={"customerId": "M1001"})
+    get("/nowhere")
+    records = server.stats.requests
+    assert [r.endpoint for r in records] == [
+        "contacts",
+        "contact-ids",
+        "search",
+        "categories",
+        "other",
+    ]
+    assert [r.customer_id for r in records] == ["M1001", "M1002", "M1001", "M1001", None]
+    assert records[0].contact_ids == ("M1001-00002", "M1001-00001")
+    assert records[0].accept == "text/xml" and records[0].method == "GET"
+    assert [r.status for r in records] == [200, 200, 200, 200, 404]
+    assert all(r.started <= r.finished for r in records)
+
+
+# --- control endpoints ----------------------------------------------------------------------------
+
+
+def test_control_config_hides_passwords(server):
+    body = requests.get(f"{server.base_url}/_sandbox/config", timeout=TIMEOUT).json()
+    assert body["accounts"] == [{"username": "demo", "customers": ["M1001", "M1002"]}]
+    assert "password" not in json.dumps(body)
+    assert body["fault"] is None and body["latency_ms"] == 0
+
+
+def test_control_config_can_be_changed(server, get):
+    response = requests.put(
+        f"{server.base_url}/_sandbox/config",
+        json={"fault": "HTML", "fault_count": 1, "latency_ms": 5, "retry_after": 9},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200
+    assert response.json()["fault"] == "html" and server.config.latency_ms == 5
+    assert get("/CRM/Contact/M1001/M1001-00001").headers["Content-Type"].startswith("text/html")
+    assert get("/CRM/Contact/M1001/M1001-00001").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"fault": "nope"},
+        {"latency_ms": -1},
+        {"latency_ms": True},
+        {"latency_ms": 1.5},
+        {"fail_rate": 1.5},
+        {"fail_rate": "x"},
+        {"fault_count": -1},
+        {"retry_after": "soon"},
+        {"slow_body_seconds": -0.1},
+        {"seed": 2},  # not changeable over HTTP
+        {"accounts": []},
+        [1, 2],
+        "not json",
+    ],
+)
+def test_control_config_rejects_garbage(server, body):
+    data = body if isinstance(body, str) else json.dumps(body)
+    response = requests.put(f"{server.base_url}/_sandbox/config", data=data, timeout=TIMEOUT)
+    assert response.status_code == 400 and response.json()["message"]
+    assert server.config.fault is None and server.config.latency_ms == 0
+
+
+def test_control_stats_and_reset(server, get):
+    get("/CRM/Contact/M1001/M1001-00001")
+    requests.get(f"{server.base_url}/_sandbox/health", timeout=TIMEOUT)  # not counted
+    stats = requests.get(f"{server.base_url}/_sandbox/stats", timeout=TIMEOUT).json()
+    assert [r["contact_ids"] for r in stats["requests"]] == [["M1001-00001"]]
+    assert stats["max_in_flight"] == 1
+    reset = requests.post(f"{server.base_url}/_sandbox/stats/reset", timeout=TIMEOUT)
+    assert reset.status_code == 200 and server.stats.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/_sandbox/nothing", 404), ("POST", "/_sandbox/config", 405)],
+)
+def test_control_unknown(server, method, path, status):
+    response = requests.request(method, server.base_url + path, timeout=TIMEOUT)
+    assert response.status_code == status and response.json()["message"]
+
+
+def test_python_configure_validates(server):
+    with pytest.raises(ValueError, match="fault"):
+        server.configure(fault="boom")
+    with pytest.raises(ValueError, match="unknown"):
+        server.configure(colour="blue")
+    with pytest.raises(ValueError):
+        SandboxConfig(fail_rate=2)
+    assert set(FAULTS) >= {"500", "hang", "slow", "truncated"}
+
+
+def test_context_manager_stops_the_server():
+    with SandboxServer(SandboxConfig(contacts_per_customer=10)).start() as server:
+        assert requests.get(f"{server.base_url}/_sandbox/health", timeout=TIMEOUT).ok
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.base_url}/_sandbox/health", timeout=TIMEOUT)
+
+
+# --- the management command -----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _clean_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "VITEC_SANDBOX_ACCOUNTS"}
+
+
+def _run_command(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "vitec_sandbox", *args],
+        cwd=ROOT,
+        env={**_clean_environ(), "DEBUG": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _first_line(process: subprocess.Popen, timeout: float = 15) -> str:
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()))
+    reader.start()
+    reader.join(timeout)
+    if not result:
+        process.kill()
+        pytest.fail(f"the command printed nothing: {process.stderr.read()}")
+    return result[0].strip()
+
+
+@pytest.mark.parametrize("with_accounts_file", [False, True])
+def test_the_command_serves_until_stopped(tmp_path, with_accounts_file):
+    port = _free_port()
+    args = ["--port", str(port), "--latency-ms", "1", "--seed", "1"]
+    auth = AUTH
+    if with_accounts_file:
+        accounts = tmp_path / "accounts.json"
+        accounts.write_text(
+            json.dumps([{"username": "alice", "password": "pa55-word", "customers": ["M2001"]}])
+        )
+        args += ["--accounts", str(accounts)]
+        auth = ("alice", "pa55-word")
+    process = _run_command(*args)
+    try:
+        line = _first_line(process)
+        if with_accounts_file:
+            assert line == (
+                f"Vitec sandbox on http://127.0.0.1:{port} (accounts: alice; customers M2001)"
+            )
+            assert "pa55-word" not in line
+        else:
+            assert line == (
+                f"Vitec sandbox on http://127.0.0.1:{port} (accounts: demo; customers M1001, M1002)"
+            )
+        customer = "M2001" if with_accounts_file else "M1001"
+        url = f"http://127.0.0.1:{port}/CRM/Contact/{customer}/{customer}-00001"
+        response = requests.get(url, auth=auth, timeout=TIMEOUT)
+        assert response.status_code == 200 and response.json()[0]["id"] == f"{customer}-00001"
+        if with_accounts_file:
+            assert requests.get(url, auth=AUTH, timeout=TIMEOUT).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0
+    assert "stopped" in process.stdout.read()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--host", "0.0.0.0"], {}, "loopback"),  # noqa: S104 - the point of the test
+        (["--host", "example.com"], {}, "loopback"),
+        (["--fail-rate", "1.5"], {}, "--fail-rate"),
+        (["--latency-ms", "-5"], {}, "--latency-ms"),
+        (["--fault", "boom"], {}, "--fault must be"),
+        (["--fault-count", "-1"], {}, "--fault-count"),
+        (["--accounts", "/nonexistent/accounts.json"], {}, "Cannot read"),
+        ([], {"VITEC_SANDBOX_ACCOUNTS": "{not json"}, "VITEC_SANDBOX_ACCOUNTS"),
+        ([], {"VITEC_SANDBOX_ACCOUNTS": "[]"}, "non-empty"),
+        ([], {"VITEC_SANDBOX_ACCOUNTS": '[{"username": "a"}]'}, "lacks customers, password"),
+        (
+            [],
+            {"VITEC_SANDBOX_ACCOUNTS": '[{"username": "a", "password": "b", "customers": "M1"}]'},
+            "customers must be a list",
+        ),
+        (["--port", "70000"], {}, "--port"),
+    ],
+)
+def test_the_command_rejects_garbage(monkeypatch, args, env, message):
+    monkeypatch.delenv("VITEC_SANDBOX_ACCOUNTS", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("vitec_sandbox", *args)
+
+
+def test_the_command_exits_non_zero_on_garbage():
+    process = _run_command("--fail-rate", "abc")
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode != 0 and "--fail-rate" in err
+
+
+def test_the_command_names_the_extra_when_faker_is_missing():
+    script = (
+        "import sys; sys.modules['faker'] = None\n"
+        "from django.core.management import execute_from_command_line\n"
+        "execute_from_command_line(['manage.py', 'vitec_sandbox', '--port', '0'])\n"
+    )
+    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "crmviewer.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "pip install crmviewer[sandbox]" in result.stderr
+
+
+def test_default_accounts():
+    demo = Account("demo", "demo", frozenset({"M1001", "M1002"}))
+    assert list(DEFAULT_ACCOUNTS) == [demo]
