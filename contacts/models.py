@@ -1,1 +1,64 @@
-"""What crmviewer persists (credentials and audit events arrive with the dashboard)."""
+"""What crmviewer persists: each user's Vitec credentials (password encrypted at rest)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .crypto import decrypt_secret, encrypt_secret
+
+customer_id_validator = RegexValidator(
+    regex=r"\A[MSOGT][0-9]{1,38}\Z",
+    message=_("A customer id is a letter M, S, O, G or T followed by digits, e.g. M30011."),
+)
+
+
+class VitecCredential(models.Model):
+    """A Vitec Connect API login for one customer (office), held on behalf of one user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="vitec_credentials",
+        verbose_name=_("user"),
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    customer_id = models.CharField(
+        _("customer id"), max_length=40, validators=[customer_id_validator]
+    )
+    api_username = models.CharField(_("API user name"), max_length=150)
+    password_encrypted = models.TextField(editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    last_verified_at = models.DateTimeField(_("last verified"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Vitec credential")
+        verbose_name_plural = _("Vitec credentials")
+        ordering = ["user__username", "customer_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "customer_id"], name="one_credential_per_user_and_customer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.customer_id} ({self.customer_id})"
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.customer_id
+
+    def set_password(self, raw_password: str) -> None:
+        self.password_encrypted = encrypt_secret(raw_password)
+
+    def get_password(self) -> str:
+        return decrypt_secret(self.password_encrypted)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)

@@ -126,6 +126,11 @@ VITEC_BASE_URL = env.str("VITEC_BASE_URL", default="https://connect.maklare.vite
 VITEC_TIMEOUT = env.float("VITEC_TIMEOUT", default=10.0)  # seconds, connect and read each
 VITEC_MAX_CONCURRENCY = env.int("VITEC_MAX_CONCURRENCY", default=4)  # calls in flight per lookup
 VITEC_MAX_RETRIES = env.int("VITEC_MAX_RETRIES", default=2)  # retries after the first attempt
+VITEC_CACHE_SECONDS = env.int("VITEC_CACHE_SECONDS", default=300)  # Vitec asks us to cache
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "contacts:lookup"
+LOGOUT_REDIRECT_URL = "login"
 
 LOGGING = {
     "version": 1,

@@ -215,11 +215,13 @@ class VitecClient:
         self._sleep = sleep
         self._rand = rand
         self.session = requests.Session()
-        self.session.auth = (username, password)
+        # As bytes: requests would encode str as Latin-1 and fail on e.g. "€" in a password.
+        self.session.auth = (username.encode(), password.encode())
         self.session.trust_env = False  # no proxy or .netrc can replace our credential
         accept = "application/xml" if response_format == "xml" else "application/json"
         self.session.headers.update({"Accept": accept, "User-Agent": USER_AGENT})
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max_concurrency, max_retries=0)
+        # One connection per concurrent batch, plus one for a call made beside them (categories).
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max_concurrency + 1, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -247,7 +249,7 @@ class VitecClient:
         self.close()
 
     def __repr__(self) -> str:  # never shows the password
-        return f"<VitecClient {self.base_url} user={self.session.auth[0]!r}>"
+        return f"<VitecClient {self.base_url} user={self.session.auth[0].decode()!r}>"
 
     # --- endpoints -------------------------------------------------------------------------------
 

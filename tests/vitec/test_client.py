@@ -358,3 +358,14 @@ def test_a_silent_or_trickling_answer_times_out(make_client, sandbox, fault):
     elapsed = time.monotonic() - started
     assert caught.value.attempts == 2
     assert elapsed < 2 * 0.5 + 1.0  # two attempts of at most the timeout each, plus slack
+
+
+def test_a_password_outside_latin_1_is_sent_as_utf_8():
+    from contacts.vitec.sandbox import Account, SandboxConfig, SandboxServer
+
+    account = Account("mäklare", "lösen€ord", frozenset({"M1001"}))
+    with SandboxServer(SandboxConfig(accounts=(account,))).start() as server:
+        client = VitecClient(base_url=server.base_url, username="mäklare", password="lösen€ord")
+        contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.close()
+    assert [c.id for c in contacts] == ["M1001-00001"]

@@ -1,0 +1,76 @@
+"""Benchmark: the dashboard's lookup page for N ids, cold and from the cache.
+
+Serves the sandbox in-process at the given latency, sets up an in-memory database with one
+broker and credential, and times GET /contacts/?ids=... through the whole Django stack (the
+test client), checking that the cached answer made no call to Vitec.
+
+    DEBUG=1 .venv/bin/python -m benchmarks.dashboard --ids 200 --latency-ms 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ids", type=int, default=200)
+    parser.add_argument("--latency-ms", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    os.environ["DATABASE_URL"] = "sqlite://:memory:"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmviewer.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.test import Client
+
+    from contacts.models import VitecCredential
+    from contacts.vitec.sandbox import SandboxConfig, SandboxServer
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench")
+    credential = VitecCredential(user=user, customer_id="M1001", api_username="demo")
+    credential.set_password("demo")
+    credential.save()
+
+    ids = ",".join(f"M1001-{n:05d}" for n in range(1, args.ids + 1))
+    url = f"/contacts/?credential={credential.pk}&ids={ids}"
+    cold, warm, warm_calls = [], [], []
+    with SandboxServer(SandboxConfig(latency_ms=args.latency_ms)).start() as sandbox:
+        settings.VITEC_BASE_URL = sandbox.base_url
+        client = Client()
+        client.force_login(user)
+        client.get(f"/contacts/?credential={credential.pk}&ids=M1001-99999")  # warm-up
+        for _ in range(args.repeat):
+            cache.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            cold.append(time.perf_counter() - started)
+            if response.status_code != 200 or b"M1001-00001" not in response.content:
+                raise SystemExit(f"Unexpected answer: {response.status_code}")
+            sandbox.stats.reset()
+            started = time.perf_counter()
+            client.get(url)
+            warm.append(time.perf_counter() - started)
+            warm_calls.append(len(sandbox.stats.requests))
+
+    print(f"GET /contacts/ with {args.ids} ids, sandbox latency {args.latency_ms} ms")
+    print(f"  cold:   median {statistics.median(cold):.3f} s  max {max(cold):.3f} s")
+    print(f"  cached: median {statistics.median(warm):.3f} s  max {max(warm):.3f} s")
+    print(f"  Vitec calls made by the cached requests: {sum(warm_calls)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Django admin for Vitec credentials (staff only). The stored password is write-only here."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from . import services
+from .forms_admin import PASSWORD_FIELD, VitecCredentialAdminForm
+from .models import VitecCredential
+
+# Neither a 500 report nor a debug page may show the password typed into the form.
+sensitive_password = method_decorator(sensitive_post_parameters(PASSWORD_FIELD))
+
+
+@admin.register(VitecCredential)
+class VitecCredentialAdmin(admin.ModelAdmin):
+    form = VitecCredentialAdminForm
+    list_display = [
+        "user",
+        "label",
+        "customer_id",
+        "api_username",
+        "is_active",
+        "last_verified_at",
+        "last_error_short",
+    ]
+    list_display_links = ["user", "label", "customer_id"]
+    list_filter = ["is_active", "user"]
+    list_select_related = ["user"]
+    search_fields = ["label", "customer_id", "user__username", "api_username"]
+    readonly_fields = [
+        "connection_test_button",
+        "last_verified_at",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["action_test_connection", "action_disable"]
+    # The Save button must come first in the form: it is then the one Enter submits, and not
+    # the "Test connection" button further down.
+    save_on_top = True
+
+    def get_fieldsets(self, request: HttpRequest, obj: VitecCredential | None = None):
+        login = (None, {"fields": ["user", "label", "customer_id", "api_username", PASSWORD_FIELD]})
+        if obj is None:
+            return [login, (None, {"fields": ["is_active"]})]
+        status = ["is_active", "last_verified_at", "last_error", "created_at", "updated_at"]
+        if self.has_change_permission(request, obj):
+            status.insert(1, "connection_test_button")
+        return [login, (_("Status"), {"fields": status})]
+
+    @admin.display(description=_("last error"))
+    def last_error_short(self, obj: VitecCredential) -> str:
+        return Truncator(obj.last_error).chars(60)
+
+    @admin.display(description=_("connection"))
+    def connection_test_button(self, obj: VitecCredential) -> str:
+        if obj.pk is None:
+            return ""
+        url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_test_connection",
+            args=[quote(obj.pk)],
+            current_app=self.admin_site.name,
+        )
+        # A submit button of the change form posting (with its CSRF token) to the test URL.
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post" '
+            'formnovalidate name="_test_connection">{}</button> <span class="help">{}</span>',
+            url,
+            _("Test connection"),
+            _("Tests the stored credential. Unsaved changes on this page are not saved."),
+        )
+
+    # --- views ----------------------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        custom = [
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="{}_{}_test_connection".format(*info),
+            )
+        ]
+        return custom + super().get_urls()  # before the admin's "<path:object_id>/" catch-all
+
+    @sensitive_password
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @sensitive_password
+    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        credential = self.get_object(request, unquote(object_id))
+        if credential is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, credential):
+            raise PermissionDenied
+        self._test_and_report(request, credential)
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=[quote(credential.pk)],
+            current_app=self.admin_site.name,
+        )
+        return HttpResponseRedirect(change_url)
+
+    # --- actions --------------------------------------------------------------------------------
+
+    @admin.action(description=_("Test connection"), permissions=["change"])
+    def action_test_connection(self, request: HttpRequest, queryset) -> None:
+        for credential in queryset.select_related("user").order_by("pk"):
+            self._test_and_report(request, credential)
+
+    @admin.action(description=_("Disable selected credentials"), permissions=["change"])
+    def action_disable(self, request: HttpRequest, queryset) -> None:
+        count = queryset.filter(is_active=True).update(is_active=False, updated_at=timezone.now())
+        self.message_user(
+            request,
+            ngettext("Disabled %(count)d credential.", "Disabled %(count)d credentials.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def _test_and_report(self, request: HttpRequest, credential: VitecCredential) -> None:
+        outcome = services.credential_test_connection(credential=credential)
+        text = gettext("%(user)s / %(credential)s: %(message)s") % {
+            "user": credential.user,
+            "credential": credential,
+            "message": outcome.message,
+        }
+        self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)

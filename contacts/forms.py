@@ -1,0 +1,155 @@
+"""Reading the broker's input: the lookup form, and the query string that defines the current view.
+
+Nothing here raises on garbage: an unknown type, sort or page is dropped (the page still renders),
+and whatever was wrong with the ids comes back as a notice for the broker.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .services import MAX_LOOKUP_IDS, SORT_COLUMNS, ContactQuery, ids_parse
+from .vitec.models import ContactType
+
+MAX_TEXT_FILTER = 100
+MAX_ID_TEXT = 100_000  # 1,000 ids of 40 characters with separators fit comfortably
+SESSION_LISTS = "crmviewer_id_lists"
+MAX_SESSION_LISTS = 10
+# Above this length the ids travel by a list stored in the session instead of the URL.
+MAX_IDS_IN_URL = 1500
+
+
+class LookupForm(forms.Form):
+    ids = forms.CharField(
+        label=_("Contact ids"),
+        help_text=_("Separate the ids with commas, spaces or new lines. At most 1,000."),
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        max_length=MAX_ID_TEXT,
+        required=False,
+    )
+
+    def clean_ids(self) -> str:
+        text = self.cleaned_data["ids"]
+        if not ids_parse(text).ids:
+            raise forms.ValidationError(_("Enter at least one contact id."))
+        return text
+
+
+class ExportForm(forms.Form):
+    """Options of the CSV download; the rows are those of the current view."""
+
+    include_personnummer = forms.BooleanField(label=_("Include personnummer"), required=False)
+    delimiter = forms.ChoiceField(
+        label=_("Separator"),
+        choices=[("semicolon", _("Semicolon (Excel, Swedish)")), ("comma", _("Comma"))],
+        required=False,
+    )
+
+    @property
+    def delimiter_char(self) -> str:
+        if self.is_valid() and self.cleaned_data.get("delimiter") == "comma":
+            return ","
+        return ";"
+
+    @property
+    def personnummer(self) -> bool:
+        return self.is_valid() and bool(self.cleaned_data.get("include_personnummer"))
+
+
+@dataclass
+class ParsedQuery:
+    query: ContactQuery
+    notices: list[str] = field(default_factory=list)
+    ids_text: str = ""  # the ids as one line, for the form
+
+
+def _param(params: Mapping[str, str], name: str, limit: int = 200) -> str:
+    value = params.get(name, "")
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def ids_notices(text: str) -> tuple[tuple[str, ...], list[str]]:
+    """The ids to look up from the broker's text, and what to tell them about the rest."""
+    parsed = ids_parse(text)
+    notices: list[str] = []
+    if parsed.too_many:
+        notices.append(
+            str(
+                _("Only the first %(max)s ids were looked up. Split longer lists.")
+                % {"max": f"{MAX_LOOKUP_IDS:,}".replace(",", "\u00a0")}
+            )
+        )
+    if parsed.too_long:
+        notices.append(
+            ngettext(
+                "%(count)d id longer than 40 characters was left out.",
+                "%(count)d ids longer than 40 characters were left out.",
+                len(parsed.too_long),
+            )
+            % {"count": len(parsed.too_long)}
+        )
+    if parsed.unsafe:
+        notices.append(
+            ngettext(
+                "%(count)d id with characters no contact id has (/ ? # %% or control "
+                "characters) was left out.",
+                "%(count)d ids with characters no contact id has (/ ? # %% or control "
+                "characters) were left out.",
+                len(parsed.unsafe),
+            )
+            % {"count": len(parsed.unsafe)}
+        )
+    return parsed.ids, notices
+
+
+def query_from_params(params: Mapping[str, str], session=None) -> ParsedQuery:
+    """The current view from a query string (page and CSV alike). Garbage is dropped."""
+    notices: list[str] = []
+    ids_text = _param(params, "ids", MAX_ID_TEXT)
+    list_key = _param(params, "list", 40)
+    if not ids_text and list_key and session is not None:
+        ids_text = session.get(SESSION_LISTS, {}).get(list_key, "")
+        if not ids_text:
+            notices.append(str(_("That list of ids has expired. Paste the ids again.")))
+    ids, id_notices = ids_notices(ids_text)
+    notices.extend(id_notices)
+
+    contact_type = _param(params, "type")
+    if contact_type not in ContactType._value2member_map_:
+        contact_type = ""
+    sort = _param(params, "sort", 40)
+    if sort.lstrip("-") not in SORT_COLUMNS:
+        sort = ""
+    try:
+        page = max(1, int(_param(params, "page", 12) or 1))
+    except ValueError:
+        page = 1
+    query = ContactQuery(
+        ids=ids,
+        type=contact_type,
+        category=_param(params, "category", 40),
+        q=_param(params, "q", MAX_TEXT_FILTER),
+        sort=sort,
+        page=page,
+    )
+    return ParsedQuery(query=query, notices=notices, ids_text=", ".join(ids))
+
+
+def ids_reference(ids: tuple[str, ...], session) -> dict[str, str]:
+    """Query parameters that carry the ids: in the URL when short, else by a session list."""
+    text = ",".join(ids)
+    if len(text) <= MAX_IDS_IN_URL:
+        return {"ids": text}
+    lists = dict(session.get(SESSION_LISTS, {}))
+    key = secrets.token_urlsafe(8)
+    lists[key] = text
+    while len(lists) > MAX_SESSION_LISTS:
+        lists.pop(next(iter(lists)))
+    session[SESSION_LISTS] = lists
+    return {"list": key}

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "contacts"
+
+urlpatterns = [
+    path("", views.lookup, name="lookup"),
+    path("export.csv", views.export_csv, name="export_csv"),
+    path("<str:contact_id>/", views.contact_detail, name="detail"),
+]

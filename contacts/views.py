@@ -1,0 +1,183 @@
+"""Thin views: read the request, call one service, render. Vitec errors become notices."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods
+
+from . import services
+from .crypto import CredentialDecryptionError
+from .forms import ExportForm, LookupForm, ids_reference, query_from_params
+from .models import VitecCredential
+
+LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
+
+
+def _credential_or_404(request: HttpRequest, credential_id: str | None) -> VitecCredential:
+    credential = services.credential_for_user(user=request.user, credential_id=credential_id)
+    if credential is None:
+        raise Http404("No such credential")
+    return credential
+
+
+def _no_credentials(request: HttpRequest) -> HttpResponse:
+    return render(request, "contacts/no_credentials.html")
+
+
+def _lookup_url(params: dict[str, str]) -> str:
+    kept = {key: value for key, value in params.items() if value}
+    return reverse("contacts:lookup") + ("?" + urlencode(kept) if kept else "")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    credentials = list(services.credentials_for_user(user=request.user))
+    if not credentials:
+        return _no_credentials(request)
+    source = request.POST if request.method == "POST" else request.GET
+    credential = _credential_or_404(request, source.get("credential") or None)
+
+    if request.method == "POST":
+        return _lookup_post(request, credential)
+
+    parsed = query_from_params(request.GET, request.session)
+    context = {
+        "credential": credential,
+        "credentials": credentials,
+        "form": LookupForm(initial={"ids": parsed.ids_text}),
+        "export_form": ExportForm(),
+        "query": parsed.query,
+        "notices": parsed.notices,
+        "sort_columns": services.SORT_COLUMNS,
+        "list_params": {key: request.GET.get(key, "") for key in LIST_PARAMS},
+    }
+    if parsed.query.ids:
+        try:
+            view = services.contacts_view(credential=credential, query=parsed.query)
+        except CredentialDecryptionError:
+            context["error"] = _credential_broken_message()
+        else:
+            page = Paginator(view.rows, services.PAGE_SIZE).get_page(parsed.query.page)
+            rows = [services.contact_row(c, view.category_names) for c in page.object_list]
+            context.update({"view": view, "page": page, "rows": rows})
+    return render(request, "contacts/lookup.html", context)
+
+
+def _credential_broken_message() -> str:
+    return gettext(
+        "The stored Vitec password cannot be read. Ask your administrator to set it again."
+    )
+
+
+def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpResponse:
+    """A new id list (long lists fit a POST, not a URL), or "refresh": then back to a GET."""
+    if "refresh" in request.POST:
+        parsed = query_from_params(request.POST, request.session)
+        if parsed.query.ids:
+            with contextlib.suppress(CredentialDecryptionError):  # the GET that follows says so
+                services.contacts_lookup(credential=credential, ids=parsed.query.ids, refresh=True)
+        params = {key: request.POST.get(key, "") for key in LIST_PARAMS}
+        return redirect(_lookup_url(params))
+
+    form = LookupForm(request.POST)
+    if not form.is_valid():
+        credentials = list(services.credentials_for_user(user=request.user))
+        context = {
+            "credential": credential,
+            "credentials": credentials,
+            "form": form,
+            "export_form": ExportForm(),
+            "notices": [],
+            "sort_columns": services.SORT_COLUMNS,
+            "list_params": {},
+        }
+        return render(request, "contacts/lookup.html", context)
+    parsed = query_from_params({"ids": form.cleaned_data["ids"]})
+    params = {"credential": str(credential.pk), **ids_reference(parsed.query.ids, request.session)}
+    for key in ("type", "category", "q", "sort"):
+        params[key] = request.POST.get(key, "")
+    return redirect(_lookup_url(params))
+
+
+@login_required
+@require_http_methods(["GET"])
+def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
+    credential = _credential_or_404(request, request.GET.get("credential") or None)
+    back = request.GET.get("back", "")
+    if not back.startswith(reverse("contacts:lookup")) or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        back = _lookup_url({"credential": str(credential.pk), "ids": contact_id})
+    context = {"credential": credential, "back": back, "contact_id": contact_id}
+    try:
+        contact, lookup = services.contact_get(credential=credential, contact_id=contact_id)
+    except CredentialDecryptionError:
+        context["error"] = _credential_broken_message()
+        return render(request, "contacts/detail.html", context)
+    failed = lookup.result.failed
+    if contact is None and not failed:
+        return render(request, "contacts/detail.html", context, status=404)
+    context.update(
+        {
+            "contact": contact,
+            "failure": failed[0].error if failed else None,
+            "row": services.contact_row(contact, services.category_names(lookup))
+            if contact
+            else None,
+            "phones": services.contact_phones(contact) if contact else [],
+            "read_only": {c.id for c in lookup.categories.all if c.read_only}
+            if lookup.categories
+            else set(),
+        }
+    )
+    return render(request, "contacts/detail.html", context)
+
+
+class _Echo:
+    """A file-like object whose write() hands back the line, for csv.writer in a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_http_methods(["GET"])
+def export_csv(request: HttpRequest) -> HttpResponse:
+    credentials = services.credentials_for_user(user=request.user)
+    if not credentials.exists():
+        return _no_credentials(request)
+    credential = _credential_or_404(request, request.GET.get("credential") or None)
+    parsed = query_from_params(request.GET, request.session)
+    if not parsed.query.ids:
+        return redirect(_lookup_url({"credential": str(credential.pk)}))
+    options = ExportForm(request.GET)
+    try:
+        view = services.contacts_view(credential=credential, query=parsed.query)
+    except CredentialDecryptionError:
+        return redirect(_lookup_url({key: request.GET.get(key, "") for key in LIST_PARAMS}))
+    writer = csv.writer(_Echo(), delimiter=options.delimiter_char, lineterminator="\r\n")
+    rows = services.contacts_export_rows(view=view, include_personnummer=options.personnummer)
+
+    def stream():
+        yield "\ufeff"  # BOM: Excel then reads the file as UTF-8
+        for row in rows:
+            yield writer.writerow(row)
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    filename = f"contacts-{credential.customer_id}-{stamp}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
