@@ -124,7 +124,7 @@ def query_from_params(params: Mapping[str, str], session=None) -> ParsedQuery:
     if contact_type not in ContactType._value2member_map_:
         contact_type = ""
     sort = _param(params, "sort", 40)
-    if sort.lstrip("-") not in SORT_COLUMNS:
+    if sort.removeprefix("-") not in SORT_COLUMNS:
         sort = ""
     try:
         page = max(1, int(_param(params, "page", 12) or 1))

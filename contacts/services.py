@@ -43,6 +43,7 @@ MAX_LOOKUP_IDS = 1000
 PAGE_SIZE = 50
 CACHE_PREFIX = "crmviewer:v1"
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
+_PHONE = re.compile(r"\A\+?[0-9][0-9 ()-]*\Z")  # digits, spaces, dashes, parentheses only
 
 
 # --- credentials ---------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ class ParsedIds:
     too_many: bool = False
 
 
-_UNSAFE_ID = re.compile(r"[/?#%\\\x00-\x1f\x7f]")
+_UNSAFE_ID = re.compile(r"[/?#%\\\x00-\x1f\x7f-\x9f]")
 
 
 def ids_parse(text: str) -> ParsedIds:
@@ -158,7 +159,8 @@ _NOT_FOUND = "__not_found__"
 
 def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
     digest = hashlib.sha256(value.encode()).hexdigest()[:40]
-    return f"{CACHE_PREFIX}:cred:{credential.pk}:{credential.customer_id}:{kind}:{digest}"
+    owner = f"user:{credential.user_id}:cred:{credential.pk}:{credential.customer_id}"
+    return f"{CACHE_PREFIX}:{owner}:{kind}:{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,13 +302,23 @@ def email(contact: Contact) -> str:
     return contact.email.email_address or "" if contact.email else ""
 
 
+def phone_digits(number: str) -> str:
+    """A phone number as national digits: "+46 70 123 45 67" and "070-123 45 67" alike."""
+    digits = "".join(_DIGITS.findall(number))
+    if number.strip().startswith("+46"):
+        return "0" + digits[2:]
+    if digits.startswith("0046"):
+        return "0" + digits[4:]
+    return digits
+
+
 def search_text(contact: Contact) -> str:
     """What the text filter looks through: name, e-mail, phone and city."""
     phones = [n for _, n in getattr(getattr(contact, "telephone", None), "numbers", [])]
     emails = contact.email.addresses if contact.email else []
     parts = [contact.display_name, *emails, *phones, city(contact)]
-    phone_digits = ["".join(_DIGITS.findall(p)) for p in phones]
-    return " ".join([*parts, *phone_digits]).casefold()
+    digit_forms = [form for p in phones for form in ("".join(_DIGITS.findall(p)), phone_digits(p))]
+    return " ".join([*parts, *digit_forms]).casefold()
 
 
 PHONE_LABELS = {
@@ -400,9 +412,12 @@ def _category_matches(contact: Contact, value: str) -> bool:
 
 def _text_matches(contact: Contact, value: str) -> bool:
     needle = value.casefold().strip()
-    digits = "".join(_DIGITS.findall(needle))
     haystack = search_text(contact)
-    return needle in haystack or (len(digits) >= 3 and digits in haystack)
+    if needle in haystack:
+        return True
+    # A phone number typed another way ("0701234567" for "070-123 45 67") matches by its digits.
+    digits = phone_digits(needle)
+    return bool(_PHONE.match(needle)) and len(digits) >= 3 and digits in haystack
 
 
 FILTERS: tuple[Filter, ...] = (
@@ -412,36 +427,35 @@ FILTERS: tuple[Filter, ...] = (
 )
 
 
-def _sort_text(value: str | None) -> tuple[int, str]:
-    return (0, value.casefold()) if value else (1, "")
+def _text_key(value: str | None) -> str | None:
+    return value.casefold() if value else None
 
 
-def _sort_number(value: float | None) -> tuple[int, float]:
-    return (0, value) if value is not None else (1, 0)
-
-
-def _sort_time(value: datetime | date | None) -> tuple[int, str]:
-    return (0, value.isoformat()) if value is not None else (1, "")
+def _time_key(value: datetime | date | None) -> float | None:
+    """Datetimes by the instant (offsets differ across DST), dates by the day."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value.toordinal()) if isinstance(value, date) else None
 
 
 @dataclass(frozen=True, slots=True)
 class SortColumn:
     key: str
     label: object
-    value: Callable[[Contact], object]
+    value: Callable[[Contact], object]  # None when the contact has no value: sorted last
 
 
 SORT_COLUMNS: dict[str, SortColumn] = {
     column.key: column
     for column in (
-        SortColumn("name", _("Name"), lambda c: _sort_text(c.display_name)),
-        SortColumn("type", _("Type"), lambda c: _sort_text(type_label(c))),
-        SortColumn("phone", _("Phone"), lambda c: _sort_text(c.primary_phone)),
-        SortColumn("email", _("E-mail"), lambda c: _sort_text(email(c))),
-        SortColumn("city", _("City"), lambda c: _sort_text(city(c))),
-        SortColumn("lead_score", _("Lead score"), lambda c: _sort_number(lead_score(c))),
-        SortColumn("gdpr", _("GDPR informed"), lambda c: _sort_time(gdpr_date(c))),
-        SortColumn("changed", _("Changed"), lambda c: _sort_time(c.changed_at)),
+        SortColumn("name", _("Name"), lambda c: _text_key(c.display_name)),
+        SortColumn("type", _("Type"), lambda c: _text_key(type_label(c))),
+        SortColumn("phone", _("Phone"), lambda c: _text_key(c.primary_phone)),
+        SortColumn("email", _("E-mail"), lambda c: _text_key(email(c))),
+        SortColumn("city", _("City"), lambda c: _text_key(city(c))),
+        SortColumn("lead_score", _("Lead score"), lead_score),
+        SortColumn("gdpr", _("GDPR informed"), lambda c: _time_key(gdpr_date(c))),
+        SortColumn("changed", _("Changed"), lambda c: _time_key(c.changed_at)),
     )
 }
 
@@ -481,13 +495,33 @@ class ContactView:
     def result(self) -> LookupResult:
         return self.lookup.result
 
+    @property
+    def failures(self) -> list[Failure]:
+        """Failed batches grouped by what went wrong, so 50 alike failures make one notice."""
+        groups: dict[str, list[str]] = {}
+        for batch in self.result.failed:
+            groups.setdefault(batch.error.broker_message, []).extend(batch.ids)
+        return [Failure(message=message, ids=tuple(ids)) for message, ids in groups.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    message: str
+    ids: tuple[str, ...]
+
 
 def contacts_sort(contacts: Iterable[Contact], sort: str) -> list[Contact]:
+    """Sorted by a SORT_COLUMNS key ("-key" descending); contacts without a value come last
+    either way, and equal values keep the order asked (the sort is stable)."""
     rows = list(contacts)
-    column = SORT_COLUMNS.get(sort.lstrip("-"))
+    column = SORT_COLUMNS.get(sort.removeprefix("-"))
     if column is None:
         return rows
-    return sorted(rows, key=column.value, reverse=sort.startswith("-"))  # type: ignore[arg-type]
+    keyed = [(column.value(contact), contact) for contact in rows]
+    present = [(key, contact) for key, contact in keyed if key is not None]
+    missing = [contact for key, contact in keyed if key is None]
+    present.sort(key=lambda pair: pair[0], reverse=sort.startswith("-"))  # type: ignore[arg-type,return-value]
+    return [contact for _, contact in present] + missing
 
 
 def contacts_filter(contacts: Iterable[Contact], query: ContactQuery) -> list[Contact]:
@@ -545,8 +579,6 @@ def contacts_view(
 
 # A cell starting with one of these may run as a formula in a spreadsheet (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A phone number like "+46 70 123 45 67" holds no function, reference or command: leave it be.
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]*$")
 
 
 def csv_cell(value: object) -> str:
@@ -559,6 +591,7 @@ def csv_cell(value: object) -> str:
         text = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
     else:
         text = str(value)
+    # A phone number like "+46 70 123 45 67" holds no function, reference or command.
     if text.startswith(_FORMULA_START) and not _PHONE.match(text):
         return "'" + text
     return text

@@ -6,6 +6,7 @@ import contextlib
 import csv
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -105,6 +106,8 @@ def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpRespo
         }
         return render(request, "contacts/lookup.html", context)
     parsed = query_from_params({"ids": form.cleaned_data["ids"]})
+    for notice in parsed.notices:  # what was left out must still be said after the redirect
+        messages.warning(request, notice)
     params = {"credential": str(credential.pk), **ids_reference(parsed.query.ids, request.session)}
     for key in ("type", "category", "q", "sort"):
         params[key] = request.POST.get(key, "")
@@ -114,6 +117,8 @@ def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpRespo
 @login_required
 @require_http_methods(["GET"])
 def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
+    if not services.credentials_for_user(user=request.user).exists():
+        return _no_credentials(request)
     credential = _credential_or_404(request, request.GET.get("credential") or None)
     back = request.GET.get("back", "")
     if not back.startswith(reverse("contacts:lookup")) or not url_has_allowed_host_and_scheme(
@@ -137,9 +142,6 @@ def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
             if contact
             else None,
             "phones": services.contact_phones(contact) if contact else [],
-            "read_only": {c.id for c in lookup.categories.all if c.read_only}
-            if lookup.categories
-            else set(),
         }
     )
     return render(request, "contacts/detail.html", context)
@@ -163,10 +165,21 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     if not parsed.query.ids:
         return redirect(_lookup_url({"credential": str(credential.pk)}))
     options = ExportForm(request.GET)
+    page_url = _lookup_url({key: request.GET.get(key, "") for key in LIST_PARAMS})
     try:
         view = services.contacts_view(credential=credential, query=parsed.query)
     except CredentialDecryptionError:
-        return redirect(_lookup_url({key: request.GET.get(key, "") for key in LIST_PARAMS}))
+        messages.error(request, _credential_broken_message())
+        return redirect(page_url)
+    if view.failures:  # an export that silently lacks rows would be worse than none
+        messages.error(
+            request,
+            gettext(
+                "The CSV was not made: some contacts could not be fetched from Vitec. "
+                "Try again in a while."
+            ),
+        )
+        return redirect(page_url)
     writer = csv.writer(_Echo(), delimiter=options.delimiter_char, lineterminator="\r\n")
     rows = services.contacts_export_rows(view=view, include_personnummer=options.personnummer)
 

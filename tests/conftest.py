@@ -9,6 +9,9 @@ import pytest
 from contacts.vitec.client import RetryPolicy, VitecClient
 from contacts.vitec.sandbox import SandboxConfig, SandboxServer
 
+# Fixtures of the dashboard tests (services, views, CSV), shared by name.
+pytest_plugins = ["tests.dashboard_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:

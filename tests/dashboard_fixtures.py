@@ -1,0 +1,139 @@
+"""Fixtures and helpers shared by the dashboard tests (services, views, CSV export).
+
+Import what a test module needs by name; pytest then finds the fixtures in that module.
+Reference data is fetched straight from the sandbox with a plain VitecClient, never through the
+code under test, so expectations are derived from the data rather than hard-coded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils import translation
+from django.utils.html import escape
+
+from contacts.models import VitecCredential
+from contacts.vitec.client import RetryPolicy, VitecClient
+from contacts.vitec.models import Categories, Contact
+from contacts.vitec.sandbox import SandboxServer
+
+REFERENCE_COUNT = 1200  # contacts M1001-00001 .. M1001-01200 fetched once per session
+
+
+def cid(n: int, customer: str = "M1001") -> str:
+    """The sandbox contact id number n of a customer."""
+    return f"{customer}-{n:05d}"
+
+
+def ids_range(first: int, last: int, customer: str = "M1001") -> list[str]:
+    return [cid(n, customer) for n in range(first, last + 1)]
+
+
+def make_credential(
+    user,
+    *,
+    customer_id: str = "M1001",
+    api_username: str = "demo",
+    password: str = "demo",  # noqa: S107 (the sandbox's public demo account)
+    label: str = "",
+) -> VitecCredential:
+    credential = VitecCredential(
+        user=user, customer_id=customer_id, api_username=api_username, label=label
+    )
+    credential.set_password(password)
+    credential.save()
+    return credential
+
+
+def english(message: object) -> str:
+    """A (lazy) message as English text."""
+    with translation.override("en"):
+        return str(message)
+
+
+def escaped(text: str) -> str:
+    """Text as Django's autoescape writes it into HTML."""
+    return str(escape(text))
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """The local-memory cache is process wide: every test starts and ends with it empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def vitec(settings, sandbox: SandboxServer) -> SandboxServer:
+    """Django pointed at the sandbox, with fast failures (no retries, short timeout)."""
+    settings.VITEC_BASE_URL = sandbox.base_url
+    settings.VITEC_MAX_RETRIES = 0
+    settings.VITEC_TIMEOUT = 5.0
+    settings.VITEC_CACHE_SECONDS = 300
+    settings.VITEC_MAX_CONCURRENCY = 4
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def reference(sandbox_server: SandboxServer) -> dict[str, Contact]:
+    """The first REFERENCE_COUNT contacts of M1001 and of M1002, as the sandbox serves them."""
+    client = VitecClient(
+        base_url=sandbox_server.base_url,
+        username="demo",
+        password="demo",
+        timeout=10.0,
+        retry=RetryPolicy(max_retries=2),
+    )
+    try:
+        contacts: dict[str, Contact] = {}
+        for customer in ("M1001", "M1002"):
+            result = client.fetch_contacts(customer, ids_range(1, REFERENCE_COUNT, customer))
+            assert result.complete and not result.not_found
+            contacts.update({c.id: c for c in result.contacts})
+        return contacts
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def reference_categories(sandbox_server: SandboxServer) -> Categories:
+    """GetCategories of M1001, as the sandbox serves it."""
+    with VitecClient(
+        base_url=sandbox_server.base_url, username="demo", password="demo", timeout=10.0
+    ) as client:
+        return client.fetch_categories("M1001")
+
+
+@pytest.fixture
+def broker(django_user_model):
+    return django_user_model.objects.create_user(username="broker", password=None)  # no hashing
+
+
+@pytest.fixture
+def other_broker(django_user_model):
+    return django_user_model.objects.create_user(username="other", password=None)
+
+
+@pytest.fixture
+def credential(broker, vitec) -> VitecCredential:
+    return make_credential(broker, customer_id="M1001", label="Kontoret")
+
+
+@pytest.fixture
+def en_client(broker, credential) -> Client:
+    """A test client logged in as the broker, asking for English."""
+    client = Client(headers={"Accept-Language": "en"})
+    client.force_login(broker)
+    return client
+
+
+def contact_calls(sandbox: SandboxServer) -> list:
+    return [r for r in sandbox.stats.requests if r.endpoint == "contacts"]
+
+
+def ids_sent(sandbox: SandboxServer) -> list[str]:
+    return [i for r in contact_calls(sandbox) for i in r.contact_ids]

@@ -1,0 +1,395 @@
+"""The CSV export: headers, streaming, delimiter, line ends, the rows of the current view, the
+personnummer option and formula-injection neutralising (csv_cell, with a property test)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, date, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.http import StreamingHttpResponse
+from django.utils import timezone, translation
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from contacts import services
+from tests.dashboard_fixtures import cid, contact_calls, ids_range, make_credential
+
+EXPORT = "/contacts/export.csv"
+LOOKUP = "/contacts/"
+BOM = "\ufeff"
+HEADER_EN = [
+    "Contact id",
+    "Name",
+    "Type",
+    "Organisationsnummer / personnummer",
+    "Phone",
+    "E-mail",
+    "Street address",
+    "Zip code",
+    "City",
+    "Categories",
+    "Lead score",
+    "Advertising allowed",
+    "GDPR informed",
+    "Changed",
+]
+TYPE_EN = {"Person": "Person", "Company": "Company", "DeceasedEstate": "Deceased estate"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PHONE_SHAPED = re.compile(r"^\+?[0-9][0-9 ()-]*$")  # as the brief states it (re.match)
+
+
+def body_of(response) -> str:
+    assert response.streaming
+    return b"".join(response.streaming_content).decode("utf-8")
+
+
+def parse(body: str, delimiter: str = ";") -> list[list[str]]:
+    assert body.startswith(BOM)
+    return list(csv.reader(io.StringIO(body[1:], newline=""), delimiter=delimiter))
+
+
+def export(client, credential, ids=(), **params):
+    query = {"credential": credential.pk, **params}
+    if ids:
+        query["ids"] = ",".join(ids)
+    return client.get(EXPORT, query)
+
+
+def page_total(client, credential, ids, **params) -> int:
+    query = {"credential": credential.pk, "ids": ",".join(ids), **params}
+    page = client.get(LOOKUP, query).content.decode()
+    match = re.search(r'<h2 id="results-heading">\s*(\d+) contacts?\s*</h2>', page)
+    assert match
+    return int(match.group(1))
+
+
+def page_row_ids(client, credential, ids, **params) -> list[str]:
+    """The contact ids of every page of the lookup page, in order."""
+    params.pop("page", None)
+    found = []
+    for number in range(1, (page_total(client, credential, ids, **params) + 49) // 50 + 1):
+        query = {"credential": credential.pk, "ids": ",".join(ids), "page": number, **params}
+        page = client.get(LOOKUP, query).content.decode()
+        found += re.findall(r'<th scope="row"><a href="/contacts/([^/"]+)/', page)
+    return found
+
+
+# --- the response ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_export_response_headers_and_streaming(en_client, credential):
+    response = export(en_client, credential, ids_range(1, 3))
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(
+        r'attachment; filename="contacts-M1001-\d{8}-\d{4}\.csv"', response["Content-Disposition"]
+    )
+    assert response["Cache-Control"] == "no-store"
+    body = body_of(response)
+    assert body.startswith(BOM)
+    assert body.encode("utf-8").startswith(b"\xef\xbb\xbf")
+    assert body.count(BOM) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "delimiter"),
+    [
+        ({}, ";"),
+        ({"delimiter": "semicolon"}, ";"),
+        ({"delimiter": "comma"}, ","),
+        ({"delimiter": "tab"}, ";"),  # garbage: the default
+        ({"delimiter": ""}, ";"),
+    ],
+)
+def test_export_delimiter_and_crlf(en_client, credential, params, delimiter):
+    ids = ids_range(1, 30)
+    body = body_of(export(en_client, credential, ids, **params))
+    lines = body[1:].split("\r\n")
+    assert lines[-1] == ""  # the last line ends with CRLF too
+    assert len(lines) == 1 + len(ids) + 1
+    assert "\n" not in body.replace("\r\n", "")
+    assert "\r" not in body.replace("\r\n", "")
+    assert lines[0] == delimiter.join(HEADER_EN)
+    rows = parse(body, delimiter)
+    assert rows[0] == HEADER_EN
+    assert all(len(row) == len(HEADER_EN) for row in rows)
+    assert [row[0] for row in rows[1:]] == ids
+
+
+@pytest.mark.django_db
+def test_export_header_is_the_table_columns_plus_street_and_zip(en_client, credential):
+    rows = parse(body_of(export(en_client, credential, [cid(1)])))
+    assert rows[0] == HEADER_EN
+    with translation.override("en"):
+        assert rows[0] == [str(column.header) for column in services.CSV_COLUMNS]
+        sortable = {str(c.label) for c in services.SORT_COLUMNS.values()}
+    assert sortable <= set(rows[0])
+    assert {"Contact id", "Categories", "Advertising allowed"} <= set(rows[0])
+    assert {"Street address", "Zip code"} <= set(rows[0])
+
+
+@pytest.mark.django_db
+def test_export_header_in_swedish_by_default(client, broker, credential):
+    client.force_login(broker)
+    rows = parse(body_of(client.get(EXPORT, {"credential": credential.pk, "ids": cid(1)})))
+    with translation.override("sv"):
+        assert rows[0] == [str(column.header) for column in services.CSV_COLUMNS]
+        yes_no = {str(services.csv_cell(True)), str(services.csv_cell(False))}
+    assert rows[1][11] in yes_no
+
+
+# --- the rows: those of the current view, every page ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_export_values_come_from_the_contacts(en_client, credential, reference):
+    ids = ids_range(1, 120)
+    rows = parse(body_of(export(en_client, credential, ids)))
+    assert len(rows) == 1 + len(ids)
+    for row in rows[1:]:
+        contact = reference[row[0]]
+        address = contact.address
+        emails = contact.email.email_address if contact.email else None
+        gdpr = getattr(contact, "gdpr_approval_date", None)
+        assert row[1] == contact.display_name
+        assert row[2] == TYPE_EN[contact.type]
+        if contact.type == "Company":
+            assert row[3] == (contact.corporate_number or "")
+        assert row[4] == (contact.primary_phone or "")
+        assert row[5] == (emails or "")
+        assert row[6] == ((address.street_address or "") if address else "")
+        assert row[7] == ((address.zip_code or "") if address else "")
+        assert row[8] == ((address.city or "") if address else "")
+        assert row[9] == ", ".join(c.name for c in contact.categories)
+        lead = getattr(contact, "lead_score", None)
+        assert row[10] == ("" if lead is None else str(lead))
+        assert row[11] == {True: "Yes", False: "No", None: ""}[contact.advertising_enabled]
+        assert row[12] == (timezone.localdate(gdpr).isoformat() if gdpr else "")
+        assert row[13] == timezone.localtime(contact.changed_at).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.django_db
+def test_international_phone_numbers_stay_as_they_are(en_client, credential, reference):
+    ids = ids_range(1, 300)
+    rows = parse(body_of(export(en_client, credential, ids)))
+    international = [row[4] for row in rows[1:] if row[4].startswith("+")]
+    assert international, "the sample should hold +46 numbers"
+    for number in international:
+        assert re.fullmatch(r"\+46 \d\d \d{3} \d\d \d\d", number)
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "-", "@", "\t", "\r"))
+            assert not cell.startswith("+") or PHONE_SHAPED.match(cell)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"type": "Person"},
+        {"type": "Company", "sort": "-name"},
+        {"sort": "city"},
+        {"category": "CAT-P-01"},
+        {"q": "stockholm"},
+        {"type": "Person", "q": "gmail", "sort": "lead_score"},
+        {"category": "CAT-NOPE"},  # ignored, as on the page
+        {"type": "Robot", "sort": "evil", "page": "3"},  # garbage dropped; page does not matter
+    ],
+    ids=repr,
+)
+def test_export_has_exactly_the_rows_of_the_page_every_page(en_client, credential, vitec, params):
+    ids = ids_range(1, 160)
+    on_page = page_row_ids(en_client, credential, ids, **params)
+    total = page_total(en_client, credential, ids, **params)
+    vitec.stats.reset()
+    rows = parse(body_of(export(en_client, credential, ids, **params)))
+    assert contact_calls(vitec) == []  # the page's lookup is cached: the CSV reuses it
+    assert len(rows) - 1 == total
+    assert [row[0] for row in rows[1:]] == on_page
+
+
+@pytest.mark.django_db
+def test_export_of_600_ids_by_session_list_with_a_type_filter(en_client, credential, reference):
+    ids = ids_range(1, 600)
+    posted = en_client.post(
+        LOOKUP, {"credential": credential.pk, "ids": ",".join(ids), "type": "Person"}
+    )
+    params = {k: v[-1] for k, v in parse_qs(urlsplit(posted["Location"]).query).items()}
+    assert "list" in params and "ids" not in params
+    page = en_client.get(LOOKUP, params).content.decode()
+    total = int(re.search(r'<h2 id="results-heading">\s*(\d+) contacts', page).group(1))
+
+    rows = parse(body_of(en_client.get(EXPORT, params)))
+    persons = [i for i in ids if reference[i].type == "Person"]
+    assert total == len(persons) > 50
+    assert [row[0] for row in rows[1:]] == persons
+
+
+# --- the personnummer -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_personnummer_column_only_on_request(en_client, credential, reference):
+    ids = ids_range(1, 200)
+    default = parse(body_of(export(en_client, credential, ids)))
+    assert "Personnummer" not in default[0]
+    with_numbers = parse(
+        body_of(export(en_client, credential, ids, include_personnummer="on", delimiter="comma")),
+        ",",
+    )
+    assert with_numbers[0] == [*HEADER_EN, "Personnummer"]
+    assert [row[:-1] for row in with_numbers] == default
+
+    shown = 0
+    for row in with_numbers[1:]:
+        contact = reference[row[0]]
+        number = getattr(contact, "social_security_number", None) or ""
+        assert row[-1] == number
+        if number:
+            shown += 1
+            assert number not in row[3]
+            digits = re.sub(r"\D", "", number)
+            assert digits[-4:] not in row[3].replace("****", "")
+            assert row[3] == services.personnummer_mask(number)
+            assert row[3].endswith("****")
+    assert shown > 100
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["", "false", "False"])
+def test_personnummer_needs_a_true_value(en_client, credential, reference, value):
+    rows = parse(
+        body_of(export(en_client, credential, ids_range(1, 20), include_personnummer=value))
+    )
+    assert rows[0] == HEADER_EN
+    body = "\n".join(";".join(r) for r in rows)
+    for contact_id in ids_range(1, 20):
+        number = getattr(reference[contact_id], "social_security_number", None)
+        if number:
+            assert number not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params", [{}, {"ids": ""}, {"ids": " ,; "}, {"ids": "a/b c?d"}, {"list": "expired-key"}]
+)
+def test_export_without_ids_redirects_back_to_the_page(en_client, credential, vitec, params):
+    response = en_client.get(EXPORT, {"credential": credential.pk, **params})
+    assert response.status_code == 302
+    assert response["Location"] == f"{LOOKUP}?credential={credential.pk}"
+    assert contact_calls(vitec) == []
+
+
+@pytest.mark.django_db
+def test_an_export_that_would_lack_rows_is_refused_with_a_message(en_client, credential, vitec):
+    ids = [*ids_range(1, 25), "fault-500", *ids_range(26, 45)]
+    response = export(en_client, credential, ids)
+    assert response.status_code == 302
+    assert not getattr(response, "streaming", False)
+    assert response["Location"].startswith("/contacts/?")
+    assert [r.status for r in contact_calls(vitec)].count(500) == 1
+    page = en_client.get(response["Location"])  # the page asks Vitec again for the failed batch
+    assert "The CSV was not made: some contacts could not be fetched from Vitec." in text(page)
+    assert "fault-500" in text(page)
+
+
+@pytest.mark.django_db
+def test_export_of_another_users_credential_is_404(en_client, other_broker, vitec):
+    theirs = make_credential(other_broker)
+    response = en_client.get(EXPORT, {"credential": theirs.pk, "ids": cid(1)})
+    assert response.status_code == 404
+    assert not getattr(response, "streaming", False)
+    assert contact_calls(vitec) == []
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+# --- csv_cell -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
+        ("+1+1", "'+1+1"),
+        ("+SUM(A1:A9)", "'+SUM(A1:A9)"),
+        ("-2+3", "'-2+3"),
+        ("-", "'-"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("+46 70 123 45 67", "+46 70 123 45 67"),
+        ("+46 (0)8-123 45 67", "+46 (0)8-123 45 67"),
+        ("070-123 45 67", "070-123 45 67"),
+        ("08-123 45 67", "08-123 45 67"),
+        ("+46 70 123 45 67 =1", "'+46 70 123 45 67 =1"),
+        ("+46 70; =cmd", "'+46 70; =cmd"),
+        ("Anna =1", "Anna =1"),
+        (" =1", " =1"),
+        ("'quoted", "'quoted"),
+        ("", ""),
+        (None, ""),
+        (0, "0"),
+        (3, "3"),
+        (-1, "'-1"),
+        (date(2024, 5, 17), "2024-05-17"),
+    ],
+)
+def test_csv_cell(value, cell):
+    assert services.csv_cell(value) == cell
+
+
+def test_csv_cell_of_booleans_and_datetimes():
+    with translation.override("en"):
+        assert services.csv_cell(True) == "Yes"
+        assert services.csv_cell(False) == "No"
+    moment = datetime(2024, 7, 1, 10, 30, tzinfo=UTC)
+    assert services.csv_cell(moment) == "2024-07-01 12:30"  # Stockholm summer time
+
+
+@pytest.mark.parametrize("value", ["+46 70 123 45 67\n", "+1\n", "+0 (0)\n"])
+def test_csv_cell_a_phone_with_a_trailing_newline_is_not_phone_shaped(value):
+    """BUG (low severity): _PHONE ends in `$`, which also matches before a trailing newline, so a
+    cell like "+1\\n" is let through unprefixed. Use re.fullmatch or `\\Z`."""
+    assert services.csv_cell(value) == "'" + value
+
+
+_formula_text = st.tuples(st.sampled_from(FORMULA_START), st.text()).map("".join)
+_phone_text = st.from_regex(r"\+?[0-9][0-9 ()-]{0,20}", fullmatch=True)
+
+
+@given(st.one_of(st.text(), _formula_text, _phone_text))
+@example("+46 70 123 45 67")
+@example("=cmd|' /C calc'!A0")
+@example("-")
+@hypothesis_settings(max_examples=400, deadline=None)
+def test_csv_cell_property(value):
+    cell = services.csv_cell(value)
+    assert cell in (value, "'" + value)  # stripping our ' gives the input back
+    if cell.startswith(FORMULA_START):
+        assert PHONE_SHAPED.match(cell), f"{cell!r} would run as a formula"
+        assert cell == value
+    if value.startswith(FORMULA_START) and not PHONE_SHAPED.match(value):
+        assert cell == "'" + value
+    if not value.startswith(FORMULA_START):
+        assert cell == value
+
+
+@given(st.integers())
+@hypothesis_settings(max_examples=100, deadline=None)
+def test_csv_cell_property_numbers(number):
+    cell = services.csv_cell(number)
+    assert cell in (str(number), "'" + str(number))
+    assert not cell.startswith(FORMULA_START) or PHONE_SHAPED.match(cell)
