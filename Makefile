@@ -41,7 +41,8 @@ format: install
 	$(VENV)/bin/ruff format .
 
 messages: install
-	DEBUG=1 $(PY) manage.py makemessages -l sv --no-location --ignore=.venv --ignore=staticfiles
+	DEBUG=1 $(PY) manage.py makemessages -l sv --no-location --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=benchmarks
+	msgcat --width=100 -o locale/sv/LC_MESSAGES/django.po locale/sv/LC_MESSAGES/django.po
 	DEBUG=1 $(PY) manage.py compilemessages -l sv --ignore=.venv
 
 clean:

@@ -1,4 +1,5 @@
-"""Django admin for Vitec credentials (staff only). The stored password is write-only here."""
+"""Django admin for Vitec credentials (staff only; the stored password is write-only here) and the
+read-only audit trail."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
+from .audit import audit_record
 from .forms_admin import PASSWORD_FIELD, VitecCredentialAdminForm
-from .models import VitecCredential
+from .models import AuditEvent, VitecCredential
 
 # Neither a 500 report nor a debug page may show the password typed into the form.
 sensitive_password = method_decorator(sensitive_post_parameters(PASSWORD_FIELD))
@@ -99,6 +101,30 @@ class VitecCredentialAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
+    # --- the audit trail of changes -------------------------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: VitecCredential, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Field names only: "password" says it was set, never what to.
+        action = (
+            AuditEvent.Action.CREDENTIAL_CHANGED if change else AuditEvent.Action.CREDENTIAL_CREATED
+        )
+        audit_record(
+            action=action,
+            request=request,
+            credential=obj,
+            details={"changed_fields": sorted(form.changed_data), "owner": obj.user.get_username()},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: VitecCredential) -> None:
+        _audit_deleted(request, obj)  # before: a deleted credential cannot be referred to
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for credential in queryset.select_related("user"):
+            _audit_deleted(request, credential)
+        super().delete_queryset(request, queryset)
+
     @sensitive_password
     def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
@@ -125,7 +151,17 @@ class VitecCredentialAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Disable selected credentials"), permissions=["change"])
     def action_disable(self, request: HttpRequest, queryset) -> None:
-        count = queryset.filter(is_active=True).update(is_active=False, updated_at=timezone.now())
+        active = list(queryset.filter(is_active=True).select_related("user"))
+        count = queryset.filter(pk__in=[c.pk for c in active]).update(
+            is_active=False, updated_at=timezone.now()
+        )
+        for credential in active:
+            audit_record(
+                action=AuditEvent.Action.CREDENTIAL_DISABLED,
+                request=request,
+                credential=credential,
+                details={"owner": credential.user.get_username()},
+            )
         self.message_user(
             request,
             ngettext("Disabled %(count)d credential.", "Disabled %(count)d credentials.", count)
@@ -134,10 +170,74 @@ class VitecCredentialAdmin(admin.ModelAdmin):
         )
 
     def _test_and_report(self, request: HttpRequest, credential: VitecCredential) -> None:
-        outcome = services.credential_test_connection(credential=credential)
+        outcome = services.credential_test_connection(credential=credential, actor=request.user)
         text = gettext("%(user)s / %(credential)s: %(message)s") % {
             "user": credential.user,
             "credential": credential,
             "message": outcome.message,
         }
         self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)
+
+
+def _audit_deleted(request: HttpRequest, credential: VitecCredential) -> None:
+    audit_record(
+        action=AuditEvent.Action.CREDENTIAL_DELETED,
+        request=request,
+        credential=credential,
+        details={"owner": credential.user.get_username(), "label": credential.label},
+    )
+
+
+SHORT_IDS = 3  # contact ids shown in the list of audit events; the change page shows them all
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, read-only: nobody adds, edits or deletes events here (purge_audit does)."""
+
+    list_display = [
+        "created_at",
+        "username",
+        "action",
+        "customer_id",
+        "contact_ids_short",
+        "row_count",
+    ]
+    list_filter = ["action", "user", "customer_id", "created_at"]
+    date_hierarchy = "created_at"
+    search_fields = ["username", "customer_id", "contact_ids"]
+    fields = [
+        "created_at",
+        "action",
+        "user",
+        "username",
+        "ip_address",
+        "credential",
+        "customer_id",
+        "contact_ids",
+        "row_count",
+        "details",
+    ]
+    readonly_fields = fields
+    list_select_related = ["user"]
+    show_full_result_count = False  # the trail grows large; COUNT(*) of all of it is slow
+
+    @admin.display(description=_("contact ids"))
+    def contact_ids_short(self, obj: AuditEvent) -> str:
+        ids = [str(i) for i in obj.contact_ids or []]
+        shown = ", ".join(ids[:SHORT_IDS])
+        if len(ids) > SHORT_IDS:
+            more = len(ids) - SHORT_IDS
+            shown += " " + ngettext("(+%(count)d more)", "(+%(count)d more)", more) % {
+                "count": more
+            }
+        return shown
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False

@@ -1,10 +1,11 @@
-"""What crmviewer persists: each user's Vitec credentials (password encrypted at rest)."""
+"""What crmviewer persists: Vitec credentials (password encrypted at rest) and the audit trail."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .crypto import decrypt_secret, encrypt_secret
@@ -62,3 +63,56 @@ class VitecCredential(models.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_encrypted)
+
+
+class AuditEvent(models.Model):
+    """Who looked at, revealed, exported or changed what, and when.
+
+    Never holds a password, a Fernet token or a full personnummer (see contacts/audit.py).
+    """
+
+    class Action(models.TextChoices):
+        LOOKUP = "lookup", _("Lookup")
+        CONTACT_VIEW = "contact_view", _("Contact viewed")
+        PERSONNUMMER_REVEAL = "personnummer_reveal", _("Personnummer revealed")
+        CSV_EXPORT = "csv_export", _("CSV export")
+        CREDENTIAL_CREATED = "credential_created", _("Credential created")
+        CREDENTIAL_CHANGED = "credential_changed", _("Credential changed")
+        CREDENTIAL_DELETED = "credential_deleted", _("Credential deleted")
+        CREDENTIAL_DISABLED = "credential_disabled", _("Credential disabled")
+        CONNECTION_TEST = "connection_test", _("Connection test")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        verbose_name=_("user"),
+    )
+    # Kept when the user is deleted; for a failed login, the user name that was tried.
+    username = models.CharField(_("user name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    credential = models.ForeignKey(
+        VitecCredential,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        verbose_name=_("Vitec credential"),
+    )
+    customer_id = models.CharField(_("customer id"), max_length=40, blank=True)
+    contact_ids = models.JSONField(_("contact ids"), default=list, blank=True)
+    row_count = models.IntegerField(_("rows"), null=True, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"

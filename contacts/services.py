@@ -23,8 +23,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .audit import audit_record
 from .crypto import CredentialDecryptionError
-from .models import VitecCredential
+from .models import AuditEvent, VitecCredential
 from .vitec.client import LookupResult, VitecClient, is_valid_id, unique_ids
 from .vitec.errors import VitecError
 from .vitec.models import (
@@ -103,8 +104,9 @@ class ConnectionTest:
     message: str
 
 
-def credential_test_connection(*, credential: VitecCredential) -> ConnectionTest:
-    """Call Vitec with the stored credential and record the outcome on it."""
+def credential_test_connection(*, credential: VitecCredential, actor=None) -> ConnectionTest:
+    """Call Vitec with the stored credential, record the outcome on it and in the audit trail
+    (as done by `actor`, the user who asked for the test)."""
     try:
         client = client_for_credential(credential)
         categories = client.fetch_categories(credential.customer_id)
@@ -120,6 +122,12 @@ def credential_test_connection(*, credential: VitecCredential) -> ConnectionTest
     if outcome.ok:
         credential.last_verified_at = timezone.now()
     credential.save(update_fields=["last_error", "last_verified_at", "updated_at"])
+    audit_record(
+        action=AuditEvent.Action.CONNECTION_TEST,
+        user=actor,
+        credential=credential,
+        details={"ok": outcome.ok, "message": outcome.message},
+    )
     return outcome
 
 
@@ -140,7 +148,8 @@ _UNSAFE_ID = re.compile(r"[/?#%\\\x00-\x1f\x7f-\x9f]")
 def ids_parse(text: str) -> ParsedIds:
     """Contact ids from what a broker typed or pasted: separated by commas, spaces or new lines."""
     pieces = unique_ids(piece for piece in _ID_SEPARATORS.split(text or "") if piece)
-    unsafe = tuple(piece for piece in pieces if _UNSAFE_ID.search(piece))
+    # Unsafe: characters no contact id has, or only dots (a path's "." and ".." segments).
+    unsafe = tuple(p for p in pieces if _UNSAFE_ID.search(p) or not p.strip("."))
     too_long = tuple(piece for piece in pieces if piece not in unsafe and not is_valid_id(piece))
     ids = tuple(piece for piece in pieces if piece not in unsafe and piece not in too_long)
     return ParsedIds(
@@ -369,13 +378,14 @@ class ContactRow:
     changed_at: datetime | None
 
 
-def contact_row(contact: Contact, names: dict[str, str]) -> ContactRow:
+def contact_row(contact: Contact, names: dict[str, str], *, reveal: bool = False) -> ContactRow:
+    """The row; the personnummer masked unless `reveal` (the broker asked, and it is audited)."""
     phones = contact_phones(contact)
     return ContactRow(
         contact=contact,
         name=contact.display_name,
         type_label=type_label(contact),
-        id_number=id_number_display(contact),
+        id_number=id_number_display(contact, reveal=reveal),
         phone=phones[0] if phones else None,
         email=email(contact),
         city=city(contact),

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.lookup, name="lookup"),
     path("export.csv", views.export_csv, name="export_csv"),
     path("<str:contact_id>/", views.contact_detail, name="detail"),
+    path("<str:contact_id>/reveal/", views.contact_reveal, name="reveal"),
 ]

@@ -18,9 +18,10 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from . import services
+from .audit import audit_record
 from .crypto import CredentialDecryptionError
-from .forms import ExportForm, LookupForm, ids_reference, query_from_params
-from .models import VitecCredential
+from .forms import SESSION_LISTS, ExportForm, LookupForm, ids_reference, query_from_params
+from .models import AuditEvent, VitecCredential
 
 LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
 
@@ -39,6 +40,11 @@ def _no_credentials(request: HttpRequest) -> HttpResponse:
 def _lookup_url(params: dict[str, str]) -> str:
     kept = {key: value for key, value in params.items() if value}
     return reverse("contacts:lookup") + ("?" + urlencode(kept) if kept else "")
+
+
+def _filters(query: services.ContactQuery) -> dict[str, str]:
+    """The filters and sort of a view as the audit trail keeps them."""
+    return {"type": query.type, "category": query.category, "q": query.q, "sort": query.sort}
 
 
 @login_required
@@ -70,6 +76,14 @@ def lookup(request: HttpRequest) -> HttpResponse:
         except CredentialDecryptionError:
             context["error"] = _credential_broken_message()
         else:
+            audit_record(
+                action=AuditEvent.Action.LOOKUP,
+                request=request,
+                credential=credential,
+                contact_ids=parsed.query.ids,
+                row_count=len(view.rows),
+                details={"filters": _filters(parsed.query), "page": parsed.query.page},
+            )
             page = Paginator(view.rows, services.PAGE_SIZE).get_page(parsed.query.page)
             rows = [services.contact_row(c, view.category_names) for c in page.object_list]
             context.update({"view": view, "page": page, "rows": rows})
@@ -89,8 +103,10 @@ def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpRespo
         if parsed.query.ids:
             with contextlib.suppress(CredentialDecryptionError):  # the GET that follows says so
                 services.contacts_lookup(credential=credential, ids=parsed.query.ids, refresh=True)
-        params = {key: request.POST.get(key, "") for key in LIST_PARAMS}
-        return redirect(_lookup_url(params))
+        list_key = request.POST.get("list", "")
+        known = request.session.get(SESSION_LISTS, {})
+        keep = {"list": list_key} if list_key in known and not request.POST.get("ids") else None
+        return _redirect_to_view(request, credential, parsed.query, ids_params=keep)
 
     form = LookupForm(request.POST)
     if not form.is_valid():
@@ -105,21 +121,54 @@ def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpRespo
             "list_params": {},
         }
         return render(request, "contacts/lookup.html", context)
-    parsed = query_from_params({"ids": form.cleaned_data["ids"]})
+    filters = {key: request.POST.get(key, "") for key in ("type", "category", "q", "sort")}
+    parsed = query_from_params({**filters, "ids": form.cleaned_data["ids"]})
     for notice in parsed.notices:  # what was left out must still be said after the redirect
         messages.warning(request, notice)
-    params = {"credential": str(credential.pk), **ids_reference(parsed.query.ids, request.session)}
-    for key in ("type", "category", "q", "sort"):
-        params[key] = request.POST.get(key, "")
+    return _redirect_to_view(request, credential, parsed.query)
+
+
+def _redirect_to_view(
+    request: HttpRequest,
+    credential: VitecCredential,
+    query: services.ContactQuery,
+    *,
+    ids_params: dict[str, str] | None = None,
+) -> HttpResponse:
+    """To the GET page of a view, built from the parsed (and so shortened) query only."""
+    params = {
+        "credential": str(credential.pk),
+        **(ids_params or ids_reference(query.ids, request.session)),
+        "type": query.type,
+        "category": query.category,
+        "q": query.q,
+        "sort": query.sort,
+    }
     return redirect(_lookup_url(params))
 
 
 @login_required
 @require_http_methods(["GET"])
 def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
+    return _contact_page(request, contact_id, reveal=False)
+
+
+@login_required
+@require_http_methods(["POST"])
+def contact_reveal(request: HttpRequest, contact_id: str) -> HttpResponse:
+    """The detail page with the full personnummer, asked for on purpose (POST) and audited."""
+    response = _contact_page(request, contact_id, reveal=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _contact_page(request: HttpRequest, contact_id: str, *, reveal: bool) -> HttpResponse:
     if not services.credentials_for_user(user=request.user).exists():
         return _no_credentials(request)
     credential = _credential_or_404(request, request.GET.get("credential") or None)
+    if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
+        context = {"credential": credential, "contact_id": contact_id, "back": _lookup_url({})}
+        return render(request, "contacts/detail.html", context, status=404)
     back = request.GET.get("back", "")
     if not back.startswith(reverse("contacts:lookup")) or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}
@@ -132,16 +181,37 @@ def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
         context["error"] = _credential_broken_message()
         return render(request, "contacts/detail.html", context)
     failed = lookup.result.failed
+    # Only a Person or DeceasedEstate with a number has a personnummer to reveal.
+    has_number = contact is not None and bool(services.social_security_number(contact))
+    revealed = reveal and has_number
+    action = AuditEvent.Action.PERSONNUMMER_REVEAL if revealed else AuditEvent.Action.CONTACT_VIEW
+    event = audit_record(
+        action=action,
+        request=request,
+        credential=credential,
+        contact_ids=[contact_id],
+        row_count=1 if contact else 0,
+    )
+    if revealed and event is None:  # a reveal that leaves no trace is not allowed
+        revealed = False
+        context["error"] = gettext(
+            "The personnummer was not shown: the access could not be logged. Try again."
+        )
     if contact is None and not failed:
         return render(request, "contacts/detail.html", context, status=404)
+    reveal_query = urlencode({"credential": credential.pk, "back": back})
     context.update(
         {
             "contact": contact,
             "failure": failed[0].error if failed else None,
-            "row": services.contact_row(contact, services.category_names(lookup))
+            "row": services.contact_row(contact, services.category_names(lookup), reveal=revealed)
             if contact
             else None,
             "phones": services.contact_phones(contact) if contact else [],
+            "revealed": revealed,
+            "reveal_url": reverse("contacts:reveal", args=[contact_id]) + "?" + reveal_query
+            if has_number and not revealed
+            else "",
         }
     )
     return render(request, "contacts/detail.html", context)
@@ -180,6 +250,17 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             ),
         )
         return redirect(page_url)
+    audit_record(
+        action=AuditEvent.Action.CSV_EXPORT,
+        request=request,
+        credential=credential,
+        contact_ids=parsed.query.ids,
+        row_count=len(view.rows),  # every row of the view is exported
+        details={
+            "filters": _filters(parsed.query),
+            "include_personnummer": options.personnummer,
+        },
+    )
     writer = csv.writer(_Echo(), delimiter=options.delimiter_char, lineterminator="\r\n")
     rows = services.contacts_export_rows(view=view, include_personnummer=options.personnummer)
 

@@ -4,10 +4,12 @@ Local defaults (SQLite file, local-memory cache, a throwaway secret) apply only 
 With DEBUG off, a missing SECRET_KEY or CREDENTIAL_KEYS stops start-up with a clear message.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,18 +61,22 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "contacts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "crmviewer.middleware.NoStoreForAuthenticatedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "crmviewer.urls"
@@ -108,6 +114,61 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login throttling (django-axes): too many failed logins for one user name from one address lock
+# that pair out for a while. The axes backend goes first so a locked-out login is never checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crmviewer.views.login_locked_out"  # a page saying for how long
+AXES_VERBOSE = False  # failures are still logged; no banner on every manage.py command
+
+# Sessions end after SESSION_IDLE_MINUTES without a request (every request renews the expiry),
+# and when the browser closes.
+SESSION_COOKIE_AGE = 60 * env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+# Response headers. Everything a page loads comes from this site: no inline script or style
+# (nor does Django's admin, for lists with actions), no plugins, no framing, forms post to us.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# HTTPS only, once DEBUG is off (`make demo` serves plain HTTP on 127.0.0.1).
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a promise to the browsers that is slow to take back: opt in, not default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Only behind a TLS-terminating proxy that sets X-Forwarded-Proto itself (and drops the client's
+# own); otherwise a client could claim HTTPS.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", "Svenska"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -127,6 +188,11 @@ VITEC_TIMEOUT = env.float("VITEC_TIMEOUT", default=10.0)  # seconds, connect and
 VITEC_MAX_CONCURRENCY = env.int("VITEC_MAX_CONCURRENCY", default=4)  # calls in flight per lookup
 VITEC_MAX_RETRIES = env.int("VITEC_MAX_RETRIES", default=2)  # retries after the first attempt
 VITEC_CACHE_SECONDS = env.int("VITEC_CACHE_SECONDS", default=300)  # Vitec asks us to cache
+# Audit events older than this many days are deleted by `python manage.py purge_audit`.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Circuit breaker: after this many failed calls in a row for one customer, fail fast for a while.
+VITEC_BREAKER_FAILURES = env.int("VITEC_BREAKER_FAILURES", default=5)
+VITEC_BREAKER_SECONDS = env.float("VITEC_BREAKER_SECONDS", default=30.0)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contacts:lookup"
@@ -136,6 +202,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler gets redact_secrets: no password, Authorization header or token is written.
+    "filters": {"redact_secrets": {"()": "crmviewer.logging.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# Error reports (500 mails, DEBUG off) also hide headers, tokens and secret-looking variables.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crmviewer.logging.RedactingExceptionReporterFilter"

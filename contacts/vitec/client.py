@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -25,6 +25,7 @@ from defusedxml.common import DefusedXmlException
 
 import crmviewer
 
+from .breaker import CircuitBreaker
 from .errors import (
     BadResponseError,
     FailedRequest,
@@ -123,12 +124,10 @@ class LookupResult:
         return not self.failed
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Answer:
     body: bytes
     content_type: str
-    calls: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def unique_ids(ids: Iterable[str]) -> list[str]:
@@ -141,7 +140,13 @@ def batched(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[tuple[str,
 
 
 def encode_path_segment(value: str) -> str:
-    """Percent-encode everything but unreserved characters, so a value can never alter the path."""
+    """Percent-encode everything but unreserved characters, so a value can never alter the path.
+
+    "." and ".." are encoded too: left as they are, HTTP libraries resolve them as dot-segments
+    ("/CRM/Contact/M1/.." becomes "/CRM/Contact/").
+    """
+    if value.strip(".") == "":
+        return value.replace(".", "%2E")
     return quote(value, safe="")
 
 
@@ -151,7 +156,8 @@ def encode_ids(ids: Iterable[str]) -> str:
 
 
 def is_valid_id(contact_id: str) -> bool:
-    return 0 < len(contact_id) <= MAX_ID_LENGTH
+    """What Vitec can take as a contact id: 1 to 40 characters, not just dots."""
+    return 0 < len(contact_id) <= MAX_ID_LENGTH and contact_id.strip(".") != ""
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -202,6 +208,7 @@ class VitecClient:
         response_format: str = "json",
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if response_format not in ("json", "xml"):
             raise ValueError("response_format must be 'json' or 'xml'")
@@ -214,6 +221,7 @@ class VitecClient:
         self.response_format = response_format
         self._sleep = sleep
         self._rand = rand
+        self.breaker = breaker
         self.session = requests.Session()
         # As bytes: requests would encode str as Latin-1 and fail on e.g. "€" in a password.
         self.session.auth = (username.encode(), password.encode())
@@ -229,12 +237,20 @@ class VitecClient:
     def from_settings(cls, *, username: str, password: str, **overrides: Any) -> VitecClient:
         """A client configured from Django settings (VITEC_*), with optional overrides."""
         from django.conf import settings
+        from django.core.cache import cache
 
         options: dict[str, Any] = {
             "base_url": settings.VITEC_BASE_URL,
             "timeout": settings.VITEC_TIMEOUT,
             "max_concurrency": settings.VITEC_MAX_CONCURRENCY,
             "retry": RetryPolicy(max_retries=settings.VITEC_MAX_RETRIES),
+            # Shared through the cache, so every app server fails fast together.
+            "breaker": CircuitBreaker(
+                store=cache,
+                threshold=settings.VITEC_BREAKER_FAILURES,
+                cooldown=settings.VITEC_BREAKER_SECONDS,
+                prefix="crmviewer:v1:vitec-breaker",
+            ),
         }
         options.update(overrides)
         return cls(username=username, password=password, **options)
@@ -301,27 +317,21 @@ class VitecClient:
         return contacts
 
     def list_contact_ids(self, customer_id: str) -> ContactIndex:
-        answer = self._get(f"CRM/Contact/{encode_path_segment(customer_id)}")
-        index = parse_contact_index(self._decode(answer))
-        if index is None:
-            raise BadResponseError("Contact index is not an object")
+        path = f"CRM/Contact/{encode_path_segment(customer_id)}"
+        index, _ = self._get(path, customer_id=customer_id, parse=parse_contact_index)
         return index
 
     def search_contacts(
         self, customer_id: str, term: str, *, max_size: int = 50
     ) -> list[ContactRef]:
         query = urlencode({"Term": term, "MaxSize": max_size})
-        answer = self._get(f"CRM/Contact/{encode_path_segment(customer_id)}/Search?{query}")
-        matches = parse_search(self._decode(answer))
-        if matches is None:
-            raise BadResponseError("Search answer is not an object")
+        path = f"CRM/Contact/{encode_path_segment(customer_id)}/Search?{query}"
+        matches, _ = self._get(path, customer_id=customer_id, parse=parse_search)
         return matches
 
     def fetch_categories(self, customer_id: str) -> Categories:
-        answer = self._get(f"Category/GetCategories?{urlencode({'customerId': customer_id})}")
-        categories = parse_category_lists(self._decode(answer))
-        if categories is None:
-            raise BadResponseError("Category answer is not an object")
+        path = f"Category/GetCategories?{urlencode({'customerId': customer_id})}"
+        categories, _ = self._get(path, customer_id=customer_id, parse=parse_category_lists)
         return categories
 
     # --- internals -------------------------------------------------------------------------------
@@ -343,30 +353,45 @@ class VitecClient:
         path = f"CRM/Contact/{encode_path_segment(customer_id)}/"
         if contact_type is not None:
             path += f"{ContactType(contact_type).value}/"
-        answer = self._get(path + encode_ids(ids))
-        contacts = parse_contacts(self._decode(answer))
-        if contacts is None:
-            raise BadResponseError("Contact answer is not a list")
-        return contacts, answer.calls
+        return self._get(path + encode_ids(ids), customer_id=customer_id, parse=parse_contacts)
 
-    def _get(self, path: str) -> _Answer:
-        """GET with retries; returns the 2xx answer or raises the mapped VitecError."""
+    def _get[T](
+        self, path: str, *, customer_id: str, parse: Callable[[Any], T | None]
+    ) -> tuple[T, int]:
+        """GET with retries, parsed by `parse` (None: not the expected shape); with the number
+        of attempts made. Raises the mapped VitecError.
+
+        An answer that cannot be read counts as a failed call, like an error status: for the
+        retry policy and for the circuit breaker, which makes a customer whose calls keep
+        failing fail fast instead.
+        """
         url = f"{self.base_url}/{path}"
         failed = FailedRequest(method="GET", url=url)
+        breaker_key = f"{self.base_url}|{customer_id}"
         retries_done = 0
         while True:
             try:
+                if self.breaker is not None:
+                    self.breaker.before_call(breaker_key)
                 answer = self._attempt(url, failed)
-                answer.calls = retries_done + 1
-                return answer
+                parsed = parse(self._decode(answer))
+                if parsed is None:
+                    raise BadResponseError("The answer does not have the expected shape")
             except VitecError as error:
+                if self.breaker is not None:
+                    self.breaker.record(breaker_key, error)
                 wait = self.retry.delay(retries_done=retries_done, error=error, rand=self._rand)
                 if wait is None:
                     error.attempts = retries_done + 1
+                    error.request = error.request or failed
                     raise
                 logger.warning("Vitec call failed, retrying in %.2fs: %s", wait, error)
                 self._sleep(wait)
                 retries_done += 1
+            else:
+                if self.breaker is not None:
+                    self.breaker.record(breaker_key, None)
+                return parsed, retries_done + 1
 
     def _attempt(self, url: str, failed: FailedRequest) -> _Answer:
         started = time.monotonic()

@@ -108,6 +108,16 @@ class VitecTimeoutError(VitecConnectionError):
     user_message = _("Vitec did not answer in time. Try again in a while.")
 
 
+class CircuitOpenError(VitecConnectionError):
+    """Vitec failed repeatedly for this customer: calls fail fast for a short while."""
+
+    user_message = _(
+        "Vitec has not been answering for this customer, so crmviewer pauses its calls for a "
+        "short while. Try again in a minute."
+    )
+    retryable = False
+
+
 class BadResponseError(VitecError):
     user_message = _("Vitec sent an answer that could not be read. Try again in a while.")
 

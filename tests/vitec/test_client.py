@@ -62,6 +62,9 @@ def contact_calls(sandbox) -> list:
         ("../../admin", "..%2F..%2Fadmin"),
         ("Åsa-ö", "%C3%85sa-%C3%B6"),
         ("x;y=z&w", "x%3By%3Dz%26w"),
+        (".", "%2E"),  # left bare, HTTP libraries would resolve it as a dot-segment
+        ("..", "%2E%2E"),
+        ("a.b", "a.b"),
     ],
 )
 def test_each_id_is_one_percent_encoded_path_segment(contact_id, encoded):
@@ -131,8 +134,8 @@ def test_unknown_ids_are_reported_not_found(make_client):
 
 def test_ids_vitec_would_reject_are_never_sent(make_client, sandbox):
     too_long = "x" * 41
-    result = make_client().fetch_contacts("M1001", ["", too_long, "M1001-00001"])
-    assert result.invalid == ("", too_long)
+    result = make_client().fetch_contacts("M1001", ["", too_long, ".", "..", "M1001-00001"])
+    assert result.invalid == ("", too_long, ".", "..")
     assert [c.id for c in result.contacts] == ["M1001-00001"]
     assert [call.contact_ids for call in contact_calls(sandbox)] == [("M1001-00001",)]
 

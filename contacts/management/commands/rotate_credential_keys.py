@@ -14,8 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import ngettext
 
+from contacts.audit import audit_record
 from contacts.crypto import CredentialDecryptionError, rotate_secret, validate_keys
-from contacts.models import VitecCredential
+from contacts.models import AuditEvent, VitecCredential
 
 
 class Command(BaseCommand):
@@ -71,6 +72,12 @@ class Command(BaseCommand):
                 return
             # bulk_update leaves updated_at alone: re-encryption is not an edit of the credential.
             VitecCredential.objects.bulk_update(credentials, ["password_encrypted"], batch_size=500)
+            for credential in credentials:  # the same password under a new key: no field names
+                audit_record(
+                    action=AuditEvent.Action.CREDENTIAL_CHANGED,
+                    credential=credential,
+                    details={"reencrypted": True, "source": "rotate_credential_keys"},
+                )
 
         self.stdout.write(
             self.style.SUCCESS(

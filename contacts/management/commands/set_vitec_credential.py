@@ -18,7 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext
 
-from contacts.models import VitecCredential
+from contacts.audit import audit_record
+from contacts.models import AuditEvent, VitecCredential
 
 
 def _password_from(stream) -> str:
@@ -32,6 +33,10 @@ def _password_from(stream) -> str:
     if "\n" in text or "\r" in text:
         raise CommandError(gettext("The password on standard input must be a single line."))
     return text
+
+
+# Fields whose change the audit trail names (besides the password, which is always set).
+_AUDITED_FIELDS = ("customer_id", "api_username", "label", "is_active")
 
 
 def _validation_text(error: ValidationError) -> str:
@@ -97,6 +102,7 @@ class Command(BaseCommand):
                 .first()
             )
             created = credential is None
+            before = {} if created else {f: getattr(credential, f) for f in _AUDITED_FIELDS}
             if created:
                 credential = VitecCredential(user=user, customer_id=customer_id, label="")
             else:
@@ -116,6 +122,19 @@ class Command(BaseCommand):
                     % {"errors": _validation_text(exc)}
                 ) from None
             credential.save()
+            # Field names only: this command always sets the password, whose value is never kept.
+            changed = [f for f in _AUDITED_FIELDS if before.get(f) != getattr(credential, f)]
+            audit_record(
+                action=AuditEvent.Action.CREDENTIAL_CREATED
+                if created
+                else AuditEvent.Action.CREDENTIAL_CHANGED,
+                credential=credential,
+                details={
+                    "changed_fields": sorted([*changed, "password"]),
+                    "owner": username,
+                    "source": "set_vitec_credential",
+                },
+            )
 
         message = (
             gettext("Created credential %(customer_id)s for %(username)s")

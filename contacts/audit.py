@@ -1,0 +1,146 @@
+"""The audit trail: who looked up, viewed, revealed, exported or changed what; old events purged.
+
+An event never holds a password, a Fernet token or a full personnummer: callers pass ids, counts,
+filters and field names only, and whatever still looks like a personnummer is masked on the way
+in. Recording never breaks the page: a failed write is logged and the request goes on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import AuditEvent, VitecCredential
+
+logger = logging.getLogger(__name__)
+
+Action = AuditEvent.Action
+
+# A detail whose key names one of these is dropped whatever its value (a slip must not leak).
+_SECRET_KEY = re.compile(r"password|passwd|secret|token", re.I)
+# A Swedish personnummer or samordningsnummer: [CC]YYMMDD[-+]NNNN, not inside a longer number.
+_PERSONNUMMER = re.compile(r"(?<![0-9])(?:[0-9]{2})?([0-9]{6})[-+]?([0-9]{4})(?![0-9])")
+_USERNAME_MAX = AuditEvent._meta.get_field("username").max_length or 150
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(digits):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _looks_like_personnummer(match: re.Match[str]) -> bool:
+    date, last = match.group(1), match.group(2)
+    month, day = int(date[2:4]), int(date[4:6])
+    day = day - 60 if day > 60 else day  # samordningsnummer: the day plus 60
+    return 1 <= month <= 12 and 1 <= day <= 31 and _luhn_ok(date + last)
+
+
+def personnummer_scrub(text: str) -> str:
+    """The text with every valid-looking personnummer masked to `YYMMDD-****`."""
+    return _PERSONNUMMER.sub(
+        lambda m: f"{m.group(1)}-****" if _looks_like_personnummer(m) else m.group(0), text
+    )
+
+
+def _clean(value: Any) -> Any:
+    """A JSON-safe copy of a detail value: no secret keys, no full personnummer."""
+    if isinstance(value, Mapping):
+        return {
+            str(key): _clean(item) for key, item in value.items() if not _SECRET_KEY.search(key)
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_clean(item) for item in items]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return personnummer_scrub(str(value))
+
+
+def _ip_address(request) -> str | None:
+    address = (request.META.get("REMOTE_ADDR") or "").strip() if request is not None else ""
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
+
+
+def audit_record(
+    *,
+    action: str,
+    user=None,
+    username: str = "",
+    credential: VitecCredential | None = None,
+    contact_ids: Iterable[str] = (),
+    row_count: int | None = None,
+    details: Mapping[str, Any] | None = None,
+    request=None,
+) -> AuditEvent | None:
+    """Store one audit event; None (and an error in the log) if it could not be stored.
+
+    The user defaults to the request's logged-in user, the user name to the user's, the customer
+    id to the credential's and the IP address to the request's REMOTE_ADDR.
+    """
+    try:
+        if user is None and request is not None:
+            request_user = getattr(request, "user", None)
+            if request_user is not None and request_user.is_authenticated:
+                user = request_user
+        if not username and user is not None:
+            username = user.get_username()
+        event = AuditEvent(
+            action=action,
+            user=user,
+            username=str(username)[:_USERNAME_MAX],
+            credential=credential,
+            customer_id=credential.customer_id if credential is not None else "",
+            contact_ids=[personnummer_scrub(str(i)) for i in contact_ids],
+            row_count=row_count,
+            details=_clean(dict(details or {})),
+            ip_address=_ip_address(request),
+        )
+        # A savepoint: a failed insert must not spoil the transaction the caller is in.
+        with transaction.atomic():
+            event.save()
+    except Exception:
+        logger.exception("Could not record the audit event %r", action)
+        return None
+    return event
+
+
+def audit_expired(*, older_than_days: int):
+    """The events created more than `older_than_days` days ago."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    return AuditEvent.objects.filter(created_at__lt=cutoff)
+
+
+def audit_purge(*, older_than_days: int, dry_run: bool = False) -> int:
+    """Delete the events older than `older_than_days` days; how many (would have) went."""
+    if older_than_days < 1:
+        raise ValueError("older_than_days must be at least 1")
+    expired = audit_expired(older_than_days=older_than_days)
+    if dry_run:
+        return expired.count()
+    deleted, _ = expired.delete()
+    return deleted
+
+
+def login_failed_record(sender, credentials: Mapping[str, Any], request=None, **kwargs) -> None:
+    """Receiver of `user_login_failed`: the user name tried and where from, never the password.
+
+    Django has already replaced the password in `credentials`; only the user name is read anyway.
+    """
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        username=str((credentials or {}).get("username") or ""),
+        request=request,
+    )

@@ -1,0 +1,128 @@
+"""Keeps secrets out of logs and error reports: passwords, Authorization headers, Fernet tokens.
+
+`RedactSecretsFilter` sits on every logging handler (settings.LOGGING); the exception reporter
+filter (settings.DEFAULT_EXCEPTION_REPORTER_FILTER) does the same for 500 reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+from django.utils.datastructures import MultiValueDict
+from django.views.debug import SafeExceptionReporterFilter
+
+REDACTED = "[REDACTED]"
+
+# The value of an Authorization header in any spelling a log line may carry it:
+# "Authorization: Basic ...", "'Authorization': 'Bearer ...'", "HTTP_AUTHORIZATION=...".
+_AUTHORIZATION = re.compile(
+    r"""(?P<key>authorization['"]?\s*[:=]\s*b?['"]?)"""
+    r"""(?P<scheme>[A-Za-z]+\s+)?(?P<value>[^\s'",;}]+)""",
+    re.IGNORECASE,
+)
+# A credential after its scheme, wherever it appears on its own.
+_SCHEME_CREDENTIAL = re.compile(r"\b(?P<scheme>Basic|Bearer|Digest)\s+[A-Za-z0-9+/=._~-]{8,}")
+# key=value and key: value pairs whose key names a secret; the value quoted or bare.
+_SECRET_PAIR = re.compile(
+    r"""(?P<key>[\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key)[\w-]*['"]?\s*[:=]\s*)"""
+    r"""(?:b?(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^\s&'",;)}\]]+))""",
+    re.IGNORECASE,
+)
+# requests' auth=(user, password) tuple, in a repr.
+_AUTH_TUPLE = re.compile(r"""(?P<key>\bauth['"]?\s*[:=]\s*)\([^()]*\)""", re.IGNORECASE)
+# A Fernet token (what CREDENTIAL_KEYS make of a stored password): version byte 0x80, base64.
+_FERNET_TOKEN = re.compile(r"gAAAAA[A-Za-z0-9_-]{20,}={0,2}")
+# user:password@ in a URL.
+_URL_PASSWORD = re.compile(r"(?P<start>://[^/\s:@]+:)[^/\s@]+(?P<end>@)")
+
+
+def _authorization(match: re.Match[str]) -> str:
+    return f"{match['key']}{match['scheme'] or ''}{REDACTED}"
+
+
+def _secret_pair(match: re.Match[str]) -> str:
+    if match["quote"]:
+        return f"{match['key']}{match['quote']}{REDACTED}{match['quote']}"
+    return f"{match['key']}{REDACTED}"
+
+
+def redact(text: str) -> str:
+    """The text with every secret-looking value replaced by [REDACTED]."""
+    text = _AUTHORIZATION.sub(_authorization, text)
+    text = _SCHEME_CREDENTIAL.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
+    text = _SECRET_PAIR.sub(_secret_pair, text)
+    text = _AUTH_TUPLE.sub(lambda m: f"{m['key']}({REDACTED})", text)
+    text = _FERNET_TOKEN.sub(REDACTED, text)
+    return _URL_PASSWORD.sub(lambda m: f"{m['start']}{REDACTED}{m['end']}", text)
+
+
+_TRACEBACK_FORMATTER = logging.Formatter()
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Redacts the message (its arguments merged in), the traceback and the stack of a record.
+
+    The record is changed in place, so handlers after this one see the redacted text too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: else the handler prints msg and args raw
+            message = f"{record.msg} {record.args!r}"
+            record.msg, record.args = message, None
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACK_FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Django's filter, and also: POST parameters and traceback variables with secret-looking
+    names, header mappings (an Authorization header deep inside requests or urllib3) and secrets
+    in strings.
+
+    Like Django's, it is active only when DEBUG is off.
+    """
+
+    def cleanse_special_types(self, request, value):
+        value = super().cleanse_special_types(request, value)
+        if not self.is_active(request) or isinstance(value, MultiValueDict):
+            return value
+        if isinstance(value, Mapping):
+            try:
+                return {key: self.cleanse_setting(key, item) for key, item in value.items()}
+            except Exception:  # a mapping that cannot be read cannot be shown safely either
+                return self.cleansed_substitute
+        if isinstance(value, str):
+            return redact(value)
+        if isinstance(value, bytes):
+            return redact(value.decode("utf-8", "replace"))
+        return value
+
+    def get_post_parameters(self, request):
+        parameters = super().get_post_parameters(request)
+        if not self.is_active(request) or not parameters:
+            return parameters
+        cleansed = parameters.copy()
+        for name in cleansed:
+            if self.hidden_settings.search(name):
+                cleansed[name] = self.cleansed_substitute
+        return cleansed
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        variables = super().get_traceback_frame_variables(request, tb_frame)
+        if not self.is_active(request):
+            return variables
+        return [
+            (name, self.cleansed_substitute if self.hidden_settings.search(name) else value)
+            for name, value in variables
+        ]

@@ -1,0 +1,516 @@
+"""Every Vitec fault tried on purpose, through the broker's pages, over real HTTP to the sandbox.
+
+One table (fault -> error class -> expected outcome) is run against the three pages that call
+Vitec: the lookup page, the detail page and the CSV export. For each the broker gets the page
+(200), or the documented answer (the CSV redirects back to the page with a message, never a
+partial file), with the English broker message of the error class, no traceback text, and in
+bounded time: with VITEC_TIMEOUT=0.5 and VITEC_MAX_RETRIES=1 a hanging Vitec costs at most
+VITEC_TIMEOUT x (retries + 1) plus a small slack.
+
+Then the circuit breaker: it opens after repeated failures, fails fast without calling Vitec,
+recovers after its cooldown, and one customer's breaker never affects another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from contacts.vitec.errors import (
+    AuthenticationError,
+    BadResponseError,
+    CircuitOpenError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+    VitecConnectionError,
+    VitecError,
+    VitecTimeoutError,
+)
+from contacts.vitec.sandbox import SandboxServer
+from contacts.vitec.sandbox.data import customer_data
+from tests.dashboard_fixtures import contact_calls, escaped, ids_range, make_credential
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+LOOKUP = "/contacts/"
+EXPORT = "/contacts/export.csv"
+
+TIMEOUT = 0.5  # VITEC_TIMEOUT for the whole table
+RETRIES = 1  # VITEC_MAX_RETRIES for the whole table
+# The slack covers the one backoff wait between the two attempts (RetryPolicy's default
+# backoff_base is 0.5 s, jittered, so at most 0.5 s), the "slow" fault's last gap before the
+# overall deadline is checked, and rendering the page.
+SLACK = 1.0
+BOUND = TIMEOUT * (RETRIES + 1) + SLACK
+TRACEBACK_MARKERS = ("Traceback", "Exception", "Error at /")
+CSV_NOT_MADE = (
+    "The CSV was not made: some contacts could not be fetched from Vitec. Try again in a while."
+)
+SANDBOX_INVALID = "The request is invalid."  # the message of the sandbox's "400" fault
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_sandbox(sandbox_server: SandboxServer) -> None:
+    """Generate the sandbox's data up front: the first answer for a customer otherwise takes
+    about as long as the 0.5 s timeout used here, and would time out for the wrong reason."""
+    config = sandbox_server.config_snapshot()
+    for customer in ("M1001", "M1002"):
+        customer_data(customer, seed=config.seed, count=config.contacts_per_customer)
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def broker_message(error_class: type[VitecError], vitec_message: str | None = None) -> str:
+    """The English broker message of an error class, as autoescape writes it into the page."""
+    with translation.override("en"):
+        return escaped(error_class("test", vitec_message=vitec_message).broker_message)
+
+
+def assert_no_traceback(page: str) -> None:
+    for marker in TRACEBACK_MARKERS:
+        assert marker not in page, f"{marker!r} shown to the broker"
+
+
+def drain(sandbox: SandboxServer, limit: float = 5.0) -> None:
+    """Wait until the sandbox has finished every request (a "hang" or "slow" answer goes on
+    after the client gave up), so its statistics are complete and no late record spills into
+    the next test."""
+    deadline = time.monotonic() + limit
+    while sandbox.stats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sandbox.stats.in_flight == 0, "the sandbox is still answering"
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+# --- local endpoints that fail at the TCP level (loopback only, never outside) ------------------
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening: a connect is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def refused_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def blackhole_url() -> Iterator[str]:
+    """A loopback port where a connect never completes: a true connect timeout.
+
+    No traffic may leave loopback, so no non-routable or public address is used. Instead a
+    listening socket with backlog 0 whose accept queue is filled by connections nobody accepts:
+    Linux then drops further SYNs, and a connect hangs until the client's connect timeout.
+    Where the platform completes such connects anyway, the test is skipped (and says so).
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.05)
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                pass
+            else:
+                pytest.skip("this platform completes loopback connects beyond the backlog")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+# --- the fault table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way Vitec can fail, and what the broker must see."""
+
+    name: str
+    error: type[VitecError]
+    sandbox: dict[str, Any] = field(default_factory=dict)  # SandboxServer.configure(**)
+    password: str = "demo"
+    customer: str = "M1001"
+    base_url: str = ""  # "refused" or "blackhole": the fixture of that name
+    vitec_message: str | None = None  # shown by ValidationError after its own message
+    attempts: int | None = None  # HTTP attempts per call the sandbox must see (None: not checked)
+    max_seconds: float = BOUND
+
+    def __str__(self) -> str:
+        return self.name
+
+
+FAULTS = [
+    Fault("401-wrong-password", AuthenticationError, password="not-the-password", attempts=1),
+    Fault("403-customer-not-covered", PermissionDeniedError, customer="M9999", attempts=1),
+    Fault(
+        "400-with-body",
+        ValidationError,
+        {"fault": "400"},
+        vitec_message=SANDBOX_INVALID,
+        attempts=1,
+    ),
+    Fault("400-empty-body", ValidationError, {"fault": "400-empty"}, attempts=1),
+    Fault("404", NotFoundError, {"fault": "404"}, attempts=1),
+    # Retry-After over the 30 s cap: not waited out, the broker is told at once.
+    Fault(
+        "429-retry-after-over-cap",
+        RateLimitedError,
+        {"fault": "429", "retry_after": 31},
+        attempts=1,
+        max_seconds=SLACK,
+    ),
+    Fault("500", ServerError, {"fault": "500"}, attempts=1),
+    Fault("503", ServerError, {"fault": "503", "retry_after": 0}, attempts=RETRIES + 1),
+    Fault("connection-refused", VitecConnectionError, base_url="refused"),
+    Fault("connect-timeout", VitecTimeoutError, base_url="blackhole"),
+    Fault(
+        "read-timeout-hang",
+        VitecTimeoutError,
+        {"fault": "hang", "slow_body_seconds": TIMEOUT + 0.2},
+        attempts=RETRIES + 1,
+    ),
+    # Each chunk arrives well within the read timeout; only the overall deadline stops it.
+    Fault(
+        "slow-trickled-body",
+        VitecTimeoutError,
+        {"fault": "slow", "slow_body_seconds": 0.9},
+        attempts=RETRIES + 1,
+    ),
+    Fault("malformed-json", BadResponseError, {"fault": "malformed"}, attempts=1),
+    Fault("truncated-body", BadResponseError, {"fault": "truncated"}, attempts=1),
+    Fault("html-instead-of-json", BadResponseError, {"fault": "html"}, attempts=1),
+]
+
+
+@pytest.fixture
+def faulty(settings, vitec: SandboxServer) -> Iterator[SandboxServer]:
+    """Short timeouts, one retry, and a breaker that never opens (it has its own tests below)."""
+    settings.VITEC_TIMEOUT = TIMEOUT
+    settings.VITEC_MAX_RETRIES = RETRIES
+    settings.VITEC_BREAKER_FAILURES = 10_000
+    yield vitec
+    drain(vitec)
+
+
+@pytest.fixture
+def fault_setup(request, settings, faulty: SandboxServer, broker, credential):
+    """Apply a Fault: returns (credential, ids) for the broker's request."""
+
+    def apply(fault: Fault):
+        used = credential
+        if fault.customer != credential.customer_id:
+            used = make_credential(broker, customer_id=fault.customer)
+        if fault.password != "demo":
+            used.set_password(fault.password)
+            used.save()
+        if fault.base_url:
+            settings.VITEC_BASE_URL = request.getfixturevalue(f"{fault.base_url}_url")
+        if fault.sandbox:
+            faulty.configure(**fault.sandbox)
+        return used, ids_range(1, 3, fault.customer)
+
+    return apply
+
+
+def check_attempts(sandbox: SandboxServer, fault: Fault, ids: list[str]) -> None:
+    if fault.attempts is None:
+        return
+    drain(sandbox)
+    calls = [r for r in contact_calls(sandbox) if list(r.contact_ids) == ids]
+    assert len(calls) == fault.attempts, [(r.raw_path, r.status) for r in calls]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_lookup_page_survives(en_client, faulty, fault_setup, fault: Fault):
+    credential, ids = fault_setup(fault)
+    response, seconds = timed(
+        lambda: en_client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)})
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert broker_message(fault.error, fault.vitec_message) in page
+    assert 'class="notice error" role="alert"' in page
+    assert "3 contacts could not be fetched:" in page
+    assert ", ".join(ids) in page  # the failed ids are named
+    assert '<th scope="row">' not in page  # and no row is invented
+    assert_no_traceback(page)
+    assert seconds < fault.max_seconds, f"{fault}: the page took {seconds:.2f} s"
+    check_attempts(faulty, fault, ids)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_detail_page_survives(en_client, faulty, fault_setup, fault: Fault):
+    credential, ids = fault_setup(fault)
+    response, seconds = timed(
+        lambda: en_client.get(f"/contacts/{ids[0]}/", {"credential": credential.pk})
+    )
+    # views._contact_page: 404 only when Vitec answered and has no such contact; a failed
+    # call is the page with the failure.
+    assert response.status_code == 200
+    page = text(response)
+    assert f"<h1>Contact {ids[0]}</h1>" in page
+    assert broker_message(fault.error, fault.vitec_message) in page
+    assert 'class="notice error" role="alert"' in page
+    assert_no_traceback(page)
+    assert seconds < fault.max_seconds, f"{fault}: the page took {seconds:.2f} s"
+    check_attempts(faulty, fault, ids[:1])
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_csv_export_redirects_back_with_a_message(en_client, faulty, fault_setup, fault: Fault):
+    credential, ids = fault_setup(fault)
+    params = {"credential": credential.pk, "ids": ",".join(ids)}
+    response, seconds = timed(lambda: en_client.get(EXPORT, params))
+    # views.export_csv: with failed batches no file at all, back to the page with a message.
+    assert response.status_code == 302
+    assert not response.streaming
+    assert "Content-Disposition" not in response
+    assert not response.get("Content-Type", "").startswith("text/csv")
+    assert urlsplit(response["Location"]).path == LOOKUP
+    assert seconds < fault.max_seconds, f"{fault}: the export took {seconds:.2f} s"
+    check_attempts(faulty, fault, ids)
+
+    page_response = en_client.get(response["Location"])  # the fault is still on
+    assert page_response.status_code == 200
+    page = text(page_response)
+    assert escaped(CSV_NOT_MADE) in page
+    assert broker_message(fault.error, fault.vitec_message) in page
+    assert ", ".join(ids) in page
+    assert_no_traceback(page)
+
+
+# --- 429: a short Retry-After is honoured by the retry ----------------------------------------
+
+
+def test_429_with_a_short_retry_after_is_waited_out_and_retried(en_client, credential, faulty):
+    # The first call for the contacts and the first for the category names get 429 with
+    # Retry-After: 1; the retries, a second later, are answered.
+    faulty.configure(fault="429", fault_count=2, retry_after=1)
+    ids = ids_range(1, 3)
+    response, seconds = timed(
+        lambda: en_client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)})
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert "could not be fetched" not in page
+    assert broker_message(RateLimitedError) not in page
+    for contact_id in ids:
+        assert f'<th scope="row"><a href="/contacts/{contact_id}/' in page
+    calls = contact_calls(faulty)
+    assert [r.status for r in calls] == [429, 200]
+    waited = calls[1].started - calls[0].finished
+    assert waited >= 0.95, f"Retry-After: 1 honoured with a wait of only {waited:.2f} s"
+    assert 1.0 <= seconds < 1.0 + BOUND
+
+
+# --- one failing batch among many -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault_id", "error_class"),
+    [
+        ("fault-500", ServerError),
+        ("fault-hang", VitecTimeoutError),
+        ("fault-malformed", BadResponseError),
+        ("fault-truncated", BadResponseError),
+    ],
+)
+def test_one_failing_batch_among_many(en_client, credential, faulty, fault_id, error_class):
+    faulty.configure(slow_body_seconds=TIMEOUT + 0.2)  # how long "hang" holds its connection
+    ids = [*ids_range(1, 30), fault_id, *ids_range(31, 50)]  # 51 ids: 3 calls, 1 page
+    params = {"credential": credential.pk, "ids": ",".join(ids)}
+    response, seconds = timed(lambda: en_client.get(LOOKUP, params))
+    assert response.status_code == 200
+    assert seconds < BOUND, f"the page took {seconds:.2f} s"
+    drain(faulty)
+    (failed_call, *_) = [r for r in contact_calls(faulty) if fault_id in r.contact_ids]
+    failed = list(failed_call.contact_ids)
+    assert len(failed) == 20
+    shown = [i for i in ids if i not in failed]
+    page = text(response)
+    for contact_id in shown:  # every other row is there
+        assert f'<th scope="row"><a href="/contacts/{contact_id}/' in page
+    assert page.count('<th scope="row">') == len(shown)
+    assert "20 contacts could not be fetched:" in page
+    assert broker_message(error_class) in page
+    assert ", ".join(failed) in page  # the failed ids are named
+    assert_no_traceback(page)
+
+    if fault_id == "fault-hang":
+        return  # the CSV's refusal is the same for every fault: checked with the fast ones
+    # The CSV of the same view is refused whole rather than silently missing those 20 rows.
+    export = en_client.get(EXPORT, params)
+    assert export.status_code == 302
+    assert "Content-Disposition" not in export
+    assert escaped(CSV_NOT_MADE) in text(en_client.get(export["Location"]))
+
+
+# --- the circuit breaker ----------------------------------------------------------------------
+
+
+def _lookup(client: Client, credential, ids) -> tuple[Any, float]:
+    return timed(lambda: client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)}))
+
+
+def _rows(response) -> int:
+    return text(response).count('<th scope="row">')
+
+
+def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
+    en_client, broker, credential, settings, vitec
+):
+    cooldown = 1.2  # long enough for the two failing pages (each about TIMEOUT) to count
+    settings.VITEC_TIMEOUT = TIMEOUT
+    settings.VITEC_MAX_RETRIES = 0
+    settings.VITEC_BREAKER_FAILURES = 3
+    settings.VITEC_BREAKER_SECONDS = cooldown
+    other = make_credential(broker, customer_id="M1002", label="Annat kontor")
+    ids = ids_range(1, 3)
+    other_ids = ids_range(1, 3, "M1002")
+    vitec.configure(fault="hang", slow_body_seconds=TIMEOUT + 0.1)
+
+    # Two hanging pages: the contacts and the category call of each fail, 4 failures >= 3.
+    for _ in range(2):
+        response, seconds = _lookup(en_client, credential, ids)
+        assert response.status_code == 200
+        assert broker_message(VitecTimeoutError) in text(response)
+        assert TIMEOUT <= seconds < BOUND
+    drain(vitec)
+    opened = time.monotonic()
+    vitec.stats.reset()
+
+    # Open: the next page answers at once, says so, and asks Vitec nothing.
+    response, seconds = _lookup(en_client, credential, ids)
+    assert response.status_code == 200
+    page = text(response)
+    assert broker_message(CircuitOpenError) in page
+    assert broker_message(VitecTimeoutError) not in page
+    assert ", ".join(ids) in page
+    assert_no_traceback(page)
+    assert seconds < 0.5, f"the open circuit took {seconds:.2f} s"
+    # The detail page and the CSV fail fast the same way.
+    detail = en_client.get(f"/contacts/{ids[0]}/", {"credential": credential.pk})
+    assert detail.status_code == 200
+    assert broker_message(CircuitOpenError) in text(detail)
+    export = en_client.get(EXPORT, {"credential": credential.pk, "ids": ",".join(ids)})
+    assert export.status_code == 302
+    assert "Content-Disposition" not in export
+    assert vitec.stats.requests == []
+
+    # Vitec is back. Another customer (M1002) was never affected: its page works at once...
+    vitec.configure(fault=None)
+    response, _ = _lookup(en_client, other, other_ids)
+    assert response.status_code == 200
+    assert _rows(response) == 3
+    assert broker_message(CircuitOpenError) not in text(response)
+    assert {r.customer_id for r in vitec.stats.requests} == {"M1002"}
+    # ...while M1001 still fails fast until its cooldown is over.
+    vitec.stats.reset()
+    response, seconds = _lookup(en_client, credential, ids)
+    assert time.monotonic() - opened < cooldown, "too slow to see the breaker still open"
+    assert broker_message(CircuitOpenError) in text(response)
+    assert vitec.stats.requests == []
+
+    # After the cooldown the page works again.
+    time.sleep(max(0.0, cooldown - (time.monotonic() - opened)) + 0.1)
+    response, _ = _lookup(en_client, credential, ids)
+    assert response.status_code == 200
+    page = text(response)
+    assert _rows(response) == 3
+    assert "could not be fetched" not in page
+    assert broker_message(CircuitOpenError) not in page
+    assert {r.customer_id for r in vitec.stats.requests} == {"M1001"}
+
+
+def test_the_breaker_closes_after_a_short_cooldown(en_client, credential, settings, vitec):
+    """With a small VITEC_BREAKER_SECONDS (0.3 s) and fast failures (500)."""
+    settings.VITEC_MAX_RETRIES = 0
+    settings.VITEC_BREAKER_FAILURES = 3
+    settings.VITEC_BREAKER_SECONDS = 0.3
+    ids = ids_range(1, 3)
+    vitec.configure(fault="500")
+    for _ in range(2):  # 2 pages x (contacts + categories) = 4 failures
+        assert broker_message(ServerError) in text(_lookup(en_client, credential, ids)[0])
+    vitec.stats.reset()
+    response, seconds = _lookup(en_client, credential, ids)
+    assert broker_message(CircuitOpenError) in text(response)
+    assert vitec.stats.requests == []
+    assert seconds < 0.5
+
+    vitec.configure(fault=None)
+    time.sleep(0.4)
+    response, _ = _lookup(en_client, credential, ids)
+    assert _rows(response) == 3
+    assert "could not be fetched" not in text(response)
+    # Closed again: the next pages call Vitec (the contacts are cached, so use new ones).
+    vitec.stats.reset()
+    response, _ = _lookup(en_client, credential, ids_range(4, 6))
+    assert _rows(response) == 3
+    assert len(contact_calls(vitec)) == 1
+
+
+def test_errors_about_the_request_do_not_open_the_breaker(en_client, credential, settings, vitec):
+    """A 400/401/403/404 says nothing about Vitec's health: many of them never open it."""
+    settings.VITEC_MAX_RETRIES = 0
+    settings.VITEC_BREAKER_FAILURES = 3
+    vitec.configure(fault="404")
+    for _ in range(4):
+        response, _ = _lookup(en_client, credential, ids_range(1, 3))
+        assert broker_message(NotFoundError) in text(response)
+        assert broker_message(CircuitOpenError) not in text(response)
+    assert len(contact_calls(vitec)) == 4
+
+
+@pytest.mark.parametrize(
+    "fault", ["500", "502", "503", "504", "429", "truncated", "malformed", "html"]
+)
+def test_every_fault_about_vitecs_health_opens_the_breaker(
+    en_client, credential, settings, vitec, fault
+):
+    """breaker.py: "connection errors, timeouts, 5xx, 429 and unreadable answers" count."""
+    settings.VITEC_MAX_RETRIES = 0
+    settings.VITEC_BREAKER_FAILURES = 3
+    vitec.configure(fault=fault, retry_after=0)
+    ids = ids_range(1, 3)
+    for _ in range(2):  # 2 pages x (contacts + categories) = 4 failed calls
+        response, _ = _lookup(en_client, credential, ids)
+        assert "3 contacts could not be fetched:" in text(response)
+    vitec.stats.reset()
+    response, _ = _lookup(en_client, credential, ids)
+    assert broker_message(CircuitOpenError) in text(response), f"{fault}: the breaker is closed"
+    assert vitec.stats.requests == []

@@ -1,0 +1,489 @@
+"""Bad input tried on purpose: hostile ids, forged parameters, CSRF, anonymous access, and
+properties of the parsers over arbitrary text.
+
+Every request goes through the real pages (Django's test client) with Vitec calls over HTTP to the
+sandbox. Whatever the input: no 500, the page renders (or the documented 404), markup is never
+echoed raw, and Vitec only ever receives contact ids inside their own, percent-encoded path
+segment of the contacts endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contacts import forms, services
+from contacts.vitec.models import ContactType
+from contacts.vitec.sandbox import SandboxServer
+from tests.dashboard_fixtures import cid, contact_calls, ids_range, make_credential
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+LOOKUP = "/contacts/"
+EXPORT = "/contacts/export.csv"
+SCRIPT = "<script>alert(1)</script>"
+# Characters that would change the meaning of a URL path, or that no request line may carry raw.
+_URL_UNSAFE = re.compile(r"[/?#\\\x00-\x20\x7f-\x9f]")
+_UNSAFE_ID = re.compile(r"[/?#%\\\x00-\x1f\x7f-\x9f]")  # what ids_parse must leave out
+_SEPARATOR = re.compile(r"[\s,;]")
+# A request line longer than this is refused by common front ends (nginx's default buffers).
+MAX_URL = 8192
+
+
+def text(response) -> str:
+    return (
+        b"".join(response.streaming_content).decode()
+        if response.streaming
+        else (response.content.decode())
+    )
+
+
+def assert_vitec_saw_only_safe_paths(sandbox: SandboxServer, customer: str = "M1001") -> None:
+    """Every Vitec call was the contacts endpoint or the category names, of the broker's customer,
+    with each id percent-encoded inside the one ids segment: nothing reached another endpoint."""
+    prefix = f"/CRM/Contact/{customer}/"
+    for record in sandbox.stats.requests:
+        assert record.endpoint in ("contacts", "categories"), record.raw_path
+        assert record.customer_id == customer, record.raw_path
+        if record.endpoint != "contacts":
+            continue
+        assert record.raw_path.startswith(prefix), record.raw_path
+        segment = record.raw_path.removeprefix(prefix)
+        assert segment not in ("", ".", ".."), record.raw_path
+        assert not _URL_UNSAFE.search(segment), f"unencoded in {record.raw_path!r}"
+
+
+def assert_no_raw_markup(page: str) -> None:
+    for raw in ("<script>alert", "<img src=x", "onerror=alert(1)>", "<b>x</b>"):
+        assert raw not in page, f"{raw!r} echoed unescaped"
+
+
+# --- hostile ids ----------------------------------------------------------------------------------
+
+HOSTILE_IDS = [
+    ("path-traversal", "../../etc/passwd"),
+    ("encoded-traversal", "..%2F..%2Fetc%2Fpasswd"),
+    ("backslash-traversal", "..\\..\\windows\\win.ini"),
+    ("dot-dot", ".."),
+    ("dot", "."),
+    ("dot-dot-beside-a-good-id", f"..,{cid(1)}"),  # one call for both: harmless
+    ("dot-dot-as-21st-id", ",".join([*ids_range(1, 20), ".."])),  # a call of its own
+    ("slash", "/"),
+    ("slash-inside", f"{cid(1)}/{cid(2)}"),
+    ("question-mark", f"{cid(1)}?credential=1"),
+    ("hash", f"{cid(1)}#x"),
+    ("percent-2F", f"{cid(1)}%2F"),
+    ("percent-00", f"{cid(1)}%00"),
+    ("percent-2e-2e", "%2e%2e"),
+    ("nul", f"{cid(1)}\x00"),
+    ("nul-alone", "\x00"),
+    ("cr-lf", f"{cid(1)}\r\n{cid(2)}"),
+    ("header-injection", f"{cid(1)}\r\nX-Injected: 1"),
+    ("del-and-c1", "a\x7fb,c\x9bd"),
+    ("rtl-override", f"{cid(1)}\u202egnp.exe"),
+    ("41-chars", "A" * 41),
+    ("40-chars", "A" * 40),
+    ("sql-quote", f"{cid(1)}' OR '1'='1"),
+    ("sql-drop", "1;DROP TABLE contacts_viteccredential;--"),
+    ("sql-union", "x'UNION/**/SELECT/**/password/**/FROM/**/auth_user--"),
+    ("script", SCRIPT),
+    ("script-no-slash", "<script>alert(1)"),
+    ("img-onerror", '"><img src=x onerror=alert(1)>'),
+    ("only-separators", " ,;\n\t,, ;"),
+]
+
+
+@pytest.mark.parametrize(("label", "ids_text"), HOSTILE_IDS, ids=[h[0] for h in HOSTILE_IDS])
+def test_hostile_ids_by_get(en_client, credential, vitec, label, ids_text):
+    response = en_client.get(LOOKUP, {"credential": credential.pk, "ids": ids_text})
+    assert response.status_code == 200
+    assert_no_raw_markup(text(response))
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+@pytest.mark.parametrize(("label", "ids_text"), HOSTILE_IDS, ids=[h[0] for h in HOSTILE_IDS])
+def test_hostile_ids_by_post(en_client, credential, vitec, label, ids_text):
+    response = en_client.post(LOOKUP, {"credential": credential.pk, "ids": ids_text})
+    if response.status_code == 200:  # the form with its error: no usable id
+        assert 'id="ids-error"' in text(response)
+        assert contact_calls(vitec) == []
+    else:
+        assert response.status_code == 302
+        assert len(response["Location"]) < MAX_URL
+        response = en_client.get(response["Location"])
+        assert response.status_code == 200
+    assert_no_raw_markup(text(response))
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+def test_an_id_with_markup_is_echoed_escaped(en_client, credential, vitec):
+    response = en_client.get(LOOKUP, {"credential": credential.pk, "ids": "<script>alert(1)"})
+    page = text(response)
+    assert "&lt;script&gt;alert(1)" in page  # named as not found, escaped
+    assert_no_raw_markup(page)
+
+
+def test_ten_thousand_ids_by_get(en_client, credential, vitec):
+    ids = ids_range(1, 2400) + [f"x{n}" for n in range(7600)]
+    response = en_client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)})
+    assert response.status_code == 200
+    assert "Only the first 1\u00a0000 ids were looked up." in text(response)
+    sent = [i for r in contact_calls(vitec) for i in r.contact_ids]
+    assert sorted(sent) == ids[:1000]
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+def test_ten_thousand_ids_by_post(en_client, credential, vitec):
+    ids = [f"x{n}" for n in range(10_000)]  # 68,890 characters: within the form's limit
+    response = en_client.post(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)})
+    assert response.status_code == 302
+    assert len(response["Location"]) < MAX_URL  # the ids travel by a session list
+    page = en_client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Only the first 1\u00a0000 ids were looked up." in text(page)
+    assert len([i for r in contact_calls(vitec) for i in r.contact_ids]) == 1000
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+def test_a_one_megabyte_post_of_ids(en_client, credential, vitec):
+    body = (cid(1) + ",") * (1_000_000 // 12)
+    response = en_client.post(LOOKUP, {"credential": credential.pk, "ids": body})
+    assert response.status_code == 200  # the form, saying the text is too long
+    assert 'id="ids-error"' in text(response)
+    assert contact_calls(vitec) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "size", "refresh"),
+    [
+        ("q", 1_000_000, False),
+        ("category", 1_000_000, False),
+        ("type", 20_000, False),
+        ("sort", 20_000, False),
+        ("q", 1_000_000, True),  # the "refresh" button posts the filters too
+    ],
+)
+def test_a_huge_filter_field_by_post_keeps_the_redirect_short(
+    en_client, credential, vitec, field, size, refresh
+):
+    """The ids go by a session list once they are long, so that the redirect stays a URL that
+    Django (16,384 characters at most) and a proxy in front (nginx: 8 KB) accept; the filters
+    of the same POST must not make it long either."""
+    data = {"credential": credential.pk, "ids": cid(1), field: "x" * size}
+    if refresh:
+        data["refresh"] = "1"
+    response = en_client.post(LOOKUP, data)
+    assert response.status_code == 302, f"POST {field}={size} chars -> {response.status_code}"
+    assert len(response["Location"]) < MAX_URL, (
+        f"POST {field}={size} chars -> a redirect of {len(response['Location'])} characters"
+    )
+    page = en_client.get(response["Location"])
+    assert page.status_code == 200
+
+
+# --- hostile contact ids in the detail page's path ---------------------------------------------
+
+DETAIL_IDS = [
+    ("dot-dot", "%2E%2E"),
+    ("dot", "%2E"),
+    ("question-mark", "a%3Fb"),
+    ("hash", "a%23b"),
+    ("percent", "a%25b"),
+    ("percent-2F-literal", "a%252Fb"),
+    ("nul", "a%00b"),
+    ("cr-lf", "a%0D%0Ab"),
+    ("rtl-override", quote("a\u202eb")),
+    ("41-chars", "A" * 41),
+    ("script", quote("<script>alert(1)<")),
+    ("sql", quote("1' OR '1'='1")),
+    ("comma", quote(f"{cid(1)},{cid(2)}")),
+]
+
+
+@pytest.mark.parametrize(("label", "raw"), DETAIL_IDS, ids=[d[0] for d in DETAIL_IDS])
+def test_hostile_ids_in_the_detail_path(en_client, credential, vitec, label, raw):
+    response = en_client.get(f"/contacts/{raw}/", {"credential": credential.pk})
+    assert response.status_code in (200, 404)
+    page = text(response)
+    assert_no_raw_markup(page)
+    assert "Traceback" not in page
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+def test_a_detail_path_naming_two_ids_shows_neither(en_client, credential, vitec):
+    """The detail page is for one contact: a comma in its id must not fetch two contacts."""
+    response = en_client.get(f"/contacts/{cid(1)},{cid(2)}/", {"credential": credential.pk})
+    assert response.status_code == 404
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+# --- forged parameters ----------------------------------------------------------------------------
+
+FORGED = [
+    ("type-unknown", {"type": "Alien"}),
+    ("type-empty", {"type": ""}),
+    ("type-list", {"type": ["Person", "Company"]}),
+    ("type-script", {"type": SCRIPT}),
+    ("category-unknown", {"category": "no-such-category"}),
+    ("category-html", {"category": "<b>x</b>"}),
+    ("q-10000", {"q": "x" * 10_000}),
+    ("q-nul", {"q": "a\x00b"}),
+    ("q-html", {"q": '"><img src=x onerror=alert(1)>'}),
+    ("sort-unknown", {"sort": "password"}),
+    ("sort-double-minus", {"sort": "--name"}),
+    ("sort-sql", {"sort": "name;drop"}),
+    ("page-0", {"page": "0"}),
+    ("page-negative", {"page": "-1"}),
+    ("page-abc", {"page": "abc"}),
+    ("page-1e9", {"page": "1e9"}),
+    ("page-huge", {"page": "99999999999999999999"}),
+    ("page-list", {"page": ["2", "x"]}),
+    ("list-unknown", {"list": "no-such-list", "ids": ""}),
+    ("back-offsite", {"back": "https://evil.example/contacts/"}),
+    ("back-scheme-relative", {"back": "//evil.example/contacts/"}),
+    ("back-javascript", {"back": "javascript:alert(1)"}),
+    ("unknown-parameter", {"evil": SCRIPT}),
+]
+
+
+def _request(client: Client, surface: str, credential_id, extra: dict):
+    params = {"credential": credential_id, "ids": ",".join(ids_range(1, 3)), **extra}
+    if surface == "detail":
+        return client.get(f"/contacts/{cid(1)}/", params)
+    return client.get(EXPORT if surface == "export" else LOOKUP, params)
+
+
+@pytest.mark.parametrize("surface", ["lookup", "detail", "export"])
+@pytest.mark.parametrize(("label", "extra"), FORGED, ids=[f[0] for f in FORGED])
+def test_forged_parameters(en_client, credential, vitec, surface, label, extra):
+    response = _request(en_client, surface, credential.pk, extra)
+    if surface == "export" and label == "list-unknown":
+        assert response.status_code == 302  # no ids: back to the page
+    else:
+        assert response.status_code == 200
+    page = text(response)
+    assert_no_raw_markup(page)
+    if surface == "export" and response.status_code == 200:
+        assert response["Content-Type"].startswith("text/csv")
+        assert page.startswith("\ufeff")
+    if surface == "detail":  # the back link only ever leads to the lookup page
+        back = re.search(r'<p><a href="([^"]*)">', page)
+        assert back, "the detail page has no back link"
+        assert back.group(1).startswith("/contacts/?"), back.group(1)
+    assert_vitec_saw_only_safe_paths(vitec)
+
+
+@pytest.mark.parametrize("surface", ["lookup", "detail", "export"])
+@pytest.mark.parametrize(
+    "forged", ["other-user", "garbage", "huge", "negative", "float", "spaces", "list"]
+)
+def test_a_forged_credential_is_404(en_client, credential, other_broker, vitec, surface, forged):
+    theirs = make_credential(other_broker, customer_id="M1001")
+    value = {
+        "other-user": theirs.pk,
+        "garbage": "abc",
+        "huge": "9" * 30,
+        "negative": "-1",
+        "float": f"{credential.pk}.0",
+        "spaces": f" {theirs.pk} ",
+        "list": [str(credential.pk), str(theirs.pk)],  # the last one counts: the other user's
+    }[forged]
+    response = _request(en_client, surface, value, {})
+    assert response.status_code == 404
+    assert contact_calls(vitec) == []
+    assert "M1001-00001" not in text(response)
+
+
+def test_a_forged_credential_in_a_post_is_404(en_client, credential, other_broker, vitec):
+    theirs = make_credential(other_broker, customer_id="M1001")
+    for value in (theirs.pk, "abc", "9" * 30, "-1"):
+        response = en_client.post(LOOKUP, {"credential": value, "ids": cid(1)})
+        assert response.status_code == 404
+    assert contact_calls(vitec) == []
+
+
+# --- CSRF -----------------------------------------------------------------------------------------
+
+
+def _csrf_token(client: Client) -> str:
+    page = client.get(LOOKUP).content.decode()
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf_client(broker, credential) -> Client:
+    client = Client(enforce_csrf_checks=True, headers={"Accept-Language": "en"})
+    client.force_login(broker)
+    return client
+
+
+CSRF_POSTS = [
+    ("lookup", LOOKUP, {"ids": cid(1)}),
+    ("reveal", f"/contacts/{cid(1)}/reveal/", {}),
+    ("language", "/i18n/setlang/", {"language": "en", "next": LOOKUP}),
+    ("logout", "/accounts/logout/", {}),
+]
+
+
+@pytest.mark.parametrize(("label", "path", "data"), CSRF_POSTS, ids=[c[0] for c in CSRF_POSTS])
+def test_a_post_without_a_csrf_token_is_refused(csrf_client, vitec, label, path, data):
+    response = csrf_client.post(path, data)
+    assert response.status_code == 403
+    assert contact_calls(vitec) == []
+    # Still logged in: a forged logout did not log the broker out.
+    assert csrf_client.get(LOOKUP).status_code == 200
+
+
+@pytest.mark.parametrize(("label", "path", "data"), CSRF_POSTS, ids=[c[0] for c in CSRF_POSTS])
+def test_a_post_with_a_forged_csrf_token_is_refused(csrf_client, vitec, label, path, data):
+    _csrf_token(csrf_client)  # the cookie is set; the token sent does not match it
+    response = csrf_client.post(path, {**data, "csrfmiddlewaretoken": "x" * 64})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("label", "path", "data"), CSRF_POSTS, ids=[c[0] for c in CSRF_POSTS])
+def test_a_post_with_the_csrf_token_works(csrf_client, credential, vitec, label, path, data):
+    token = _csrf_token(csrf_client)
+    query = f"?credential={credential.pk}" if label == "reveal" else ""
+    response = csrf_client.post(path + query, {**data, "csrfmiddlewaretoken": token})
+    if label == "reveal":
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302
+    if label == "logout":
+        assert urlsplit(csrf_client.get(LOOKUP)["Location"]).path == "/accounts/login/"
+
+
+# --- anonymous access -----------------------------------------------------------------------------
+
+ANONYMOUS = [
+    ("get", "/"),
+    ("get", LOOKUP),
+    ("get", f"{LOOKUP}?ids={cid(1)}"),
+    ("post", LOOKUP),
+    ("get", EXPORT),
+    ("get", f"{EXPORT}?ids={cid(1)}"),
+    ("get", f"/contacts/{cid(1)}/"),
+    ("post", f"/contacts/{cid(1)}/reveal/"),
+    ("get", "/admin/"),
+    ("get", "/admin/contacts/viteccredential/"),
+    ("get", "/admin/contacts/viteccredential/1/change/"),
+    ("get", "/admin/contacts/auditevent/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ANONYMOUS)
+def test_anonymous_access_is_sent_to_a_login_page(client, credential, vitec, method, path):
+    response = getattr(client, method)(path)
+    for _ in range(3):  # "/" redirects to /contacts/, which redirects to the login page
+        assert response.status_code == 302, f"{method} {path} -> {response.status_code}"
+        location = urlsplit(response["Location"]).path
+        if location in ("/accounts/login/", "/admin/login/"):
+            break
+        response = client.get(response["Location"])
+    else:
+        pytest.fail(f"{method} {path} never reached a login page")
+    login = client.get(response["Location"])
+    assert login.status_code == 200
+    assert 'name="password"' in text(login)
+    assert '<th scope="row">' not in text(login)
+    assert vitec.stats.requests == []  # nothing was fetched for an anonymous visitor
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+_ID_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",))
+_id_texts = st.one_of(
+    st.text(),
+    st.text(alphabet=st.sampled_from("ab1-,; \n\t/?#%\\\x00\x7f\x85\u2028\u202e."), max_size=200),
+    st.lists(st.text(_ID_ALPHABET, min_size=0, max_size=45), max_size=60).map(",".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_id_texts)
+def test_ids_parse_over_arbitrary_text(ids_text):
+    parsed = services.ids_parse(ids_text)
+    assert len(parsed.ids) <= services.MAX_LOOKUP_IDS
+    assert len(set(parsed.ids)) == len(parsed.ids)
+    for contact_id in parsed.ids:
+        assert 1 <= len(contact_id) <= 40
+        assert not _SEPARATOR.search(contact_id)
+        assert not _UNSAFE_ID.search(contact_id)
+        assert contact_id in ids_text
+
+
+def test_ids_parse_caps_at_one_thousand():
+    parsed = services.ids_parse(",".join(f"i{n}" for n in range(1500)))
+    assert len(parsed.ids) == 1000 and parsed.too_many
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = re.compile(r"\A\+?[0-9][0-9 ()-]*\Z")
+_cell_texts = st.one_of(
+    st.text(),
+    st.tuples(st.sampled_from([*_FORMULA_START, "'", " ", "\n"]), st.text()).map("".join),
+    st.from_regex(_PHONE, fullmatch=True),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_cell_texts)
+def test_csv_cell_never_yields_a_formula(value):
+    cell = services.csv_cell(value)
+    if cell.startswith(_FORMULA_START):
+        assert _PHONE.match(cell), f"{value!r} -> {cell!r} runs as a formula"
+    # Nothing is lost: the cell is the text, or the text behind one added apostrophe.
+    assert cell == value or cell == "'" + value
+    if cell != value:
+        assert value.startswith(_FORMULA_START)
+
+
+_params = st.dictionaries(
+    st.one_of(
+        st.sampled_from(["ids", "list", "type", "category", "q", "sort", "page", "credential"]),
+        st.text(max_size=10),
+    ),
+    st.one_of(
+        st.text(),
+        st.sampled_from([t.value for t in ContactType]),
+        st.sampled_from([*services.SORT_COLUMNS, *(f"-{k}" for k in services.SORT_COLUMNS)]),
+        st.integers().map(str),
+        st.from_regex(r"\A\s*-?[0-9\u0660-\u0669]{1,30}\s*\Z", fullmatch=True),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_params, st.booleans())
+def test_query_from_params_over_arbitrary_params(params, with_session):
+    session = {forms.SESSION_LISTS: {"k": "a,b"}} if with_session else None
+    parsed = forms.query_from_params(params, session)
+    query = parsed.query
+    assert isinstance(query, services.ContactQuery)
+    assert query.type in {"", *(t.value for t in ContactType)}
+    assert query.sort == "" or query.sort.removeprefix("-") in services.SORT_COLUMNS
+    assert isinstance(query.page, int) and query.page >= 1
+    assert len(query.q) <= forms.MAX_TEXT_FILTER
+    assert len(query.category) <= 40
+    assert len(query.ids) <= services.MAX_LOOKUP_IDS
+    for contact_id in query.ids:
+        assert 1 <= len(contact_id) <= 40 and not _UNSAFE_ID.search(contact_id)
+    assert all(isinstance(n, str) for n in parsed.notices)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.dictionaries(st.sampled_from(["type", "category", "q", "sort", "page"]), st.text()))
+def test_the_page_renders_for_arbitrary_filters(en_client, credential, vitec, params):
+    """The view end to end: the contacts come from the cache after the first example."""
+    response = en_client.get(LOOKUP, {"credential": credential.pk, "ids": cid(1), **params})
+    assert response.status_code == 200

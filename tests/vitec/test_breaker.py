@@ -1,0 +1,144 @@
+"""The circuit breaker: fail fast for a customer after repeated failures, recover after a pause."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from contacts.vitec.breaker import CircuitBreaker, MemoryStore
+from contacts.vitec.client import RetryPolicy
+from contacts.vitec.errors import (
+    AuthenticationError,
+    BadResponseError,
+    CircuitOpenError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+    VitecConnectionError,
+    VitecTimeoutError,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def breaker(clock) -> CircuitBreaker:
+    return CircuitBreaker(store=MemoryStore(clock=clock), threshold=3, cooldown=30)
+
+
+@pytest.mark.parametrize(
+    ("error", "counts"),
+    [
+        (VitecConnectionError("refused"), True),
+        (VitecTimeoutError("timeout"), True),
+        (ServerError("500", status=500), True),
+        (ServerError("503", status=503), True),
+        (RateLimitedError("429", status=429), True),
+        (BadResponseError("not json"), True),
+        (ValidationError("400", status=400), False),
+        (AuthenticationError("401", status=401), False),
+        (PermissionDeniedError("403", status=403), False),
+        (NotFoundError("404", status=404), False),
+    ],
+    ids=lambda value: type(value).__name__ if not isinstance(value, bool) else str(value),
+)
+def test_which_failures_open_the_breaker(breaker, error, counts):
+    for _ in range(3):
+        breaker.record("M1001", error)
+    assert breaker.is_open("M1001") is counts
+
+
+def test_it_opens_after_the_threshold_in_a_row_and_a_success_resets_the_count(breaker):
+    error = ServerError("503", status=503)
+    breaker.record("M1001", error)
+    breaker.record("M1001", error)
+    breaker.record("M1001", None)  # a success in between: not "in a row"
+    breaker.record("M1001", error)
+    breaker.record("M1001", error)
+    assert not breaker.is_open("M1001")
+    breaker.record("M1001", error)
+    assert breaker.is_open("M1001")
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.before_call("M1001")
+    assert caught.value.retryable is False
+    assert str(caught.value.broker_message)
+
+
+def test_customers_are_kept_apart(breaker):
+    for _ in range(3):
+        breaker.record("M1001", VitecTimeoutError("t"))
+    assert breaker.is_open("M1001") and not breaker.is_open("M1002")
+    breaker.before_call("M1002")  # does not raise
+
+
+def test_after_the_cooldown_one_call_is_tried_and_a_failure_reopens_at_once(breaker, clock):
+    for _ in range(3):
+        breaker.record("M1001", VitecTimeoutError("t"))
+    clock.now += 31
+    assert not breaker.is_open("M1001")
+    breaker.before_call("M1001")  # half open: this call may go through
+    breaker.record("M1001", VitecTimeoutError("t"))
+    assert breaker.is_open("M1001")  # one more failure was enough
+    clock.now += 31
+    breaker.record("M1001", None)
+    breaker.record("M1001", VitecTimeoutError("t"))
+    assert not breaker.is_open("M1001")  # the success closed it for good
+
+
+def test_invalid_settings_are_refused():
+    with pytest.raises(ValueError):
+        CircuitBreaker(threshold=0)
+    with pytest.raises(ValueError):
+        CircuitBreaker(cooldown=0)
+
+
+# --- with the client over real HTTP --------------------------------------------------------------
+
+
+def test_an_open_breaker_stops_the_calls_of_a_lookup(make_client, sandbox, sleeps):
+    sandbox.configure(fault="500")
+    breaker = CircuitBreaker(threshold=3, cooldown=60)
+    client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
+    ids = [f"M1001-{n:05d}" for n in range(1, 201)]  # 10 batches
+    result = client.fetch_contacts("M1001", ids)
+    calls = [r for r in sandbox.stats.requests if r.endpoint == "contacts"]
+    assert len(calls) <= 3 + client.max_concurrency  # in flight when it opened, then none
+    assert len(result.failed) == 10 and result.contacts == ()
+    assert any(isinstance(batch.error, CircuitOpenError) for batch in result.failed)
+
+    sandbox.stats.reset()
+    started = time.monotonic()
+    again = client.fetch_contacts("M1001", ids)
+    assert sandbox.stats.requests == []  # failing fast: Vitec is not asked at all
+    assert time.monotonic() - started < 0.5
+    assert all(isinstance(batch.error, CircuitOpenError) for batch in again.failed)
+
+
+def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleeps):
+    breaker = CircuitBreaker(threshold=2, cooldown=0.2)
+    client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
+    sandbox.configure(fault="503", retry_after=0)
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            client.fetch_contact_batch("M1001", ["M1001-00001"])
+    with pytest.raises(CircuitOpenError):
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    sandbox.configure(fault=None)
+    time.sleep(0.25)
+    contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert [c.id for c in contacts] == ["M1001-00001"]
+    assert not breaker.is_open(f"{sandbox.base_url}|M1001")
