@@ -8,7 +8,7 @@ SANDBOX_PORT ?= 8001
 WEB_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format sandbox messages clean
+.PHONY: install demo test bench lint format sandbox messages clean
 
 install: $(STAMP)
 
@@ -25,6 +25,12 @@ $(STAMP): pyproject.toml requirements.lock scripts/find-python
 
 test: install
 	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Timings and memory against the sandbox at 300 ms a call, written to docs/benchmarks.md.
+# Uses PostgreSQL and Redis when they answer on 127.0.0.1, and wrk for the load test.
+bench: install
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(PY) -m benchmarks.run
 
 demo: install
 	@SANDBOX_PORT=$(SANDBOX_PORT) WEB_PORT=$(WEB_PORT) scripts/demo

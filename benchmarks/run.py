@@ -1,0 +1,500 @@
+"""`make bench`: the dashboard measured side by side, written to docs/benchmarks.md.
+
+Starts the sandbox (300 ms per Vitec call) and the dashboard under gunicorn on loopback ports,
+with PostgreSQL and Redis when they answer (as in production), and measures over real HTTP:
+
+1. lookups of 200 and 1,000 ids: the page cold and from the cache, against a sequential client
+   that sends one batch of 20 at a time, as Vitec's own code samples do;
+2. the CSV export of 1,000 contacts, cold and cached: time, and the peak memory (VmHWM) of the
+   one gunicorn worker over an empty request;
+3. load: 50 concurrent brokers for 60 s (wrk) on cached lookups of 100 ids.
+
+    .venv/bin/python -m benchmarks.run [--latency-ms 300] [--load-seconds 60] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BROKER = ("bench-broker", "Bench-broker-password-1")
+PG_URL = "postgres://root@127.0.0.1:5432/crmviewer_bench"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {seconds} s")
+
+
+def answers(command: list[str]) -> bool:
+    if not shutil.which(command[0]):
+        return False
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], log: Path):
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+@dataclass
+class Site:
+    base: str
+    session: HttpsSession
+    credential_id: int
+    master_pid: int
+    last_url: str = ""
+
+    def page(self, ids: list[str]) -> float:
+        """A broker's lookup: the form posted, then the page it redirects to (whose address
+        carries the ids, or a session list for long lists, as the dashboard does)."""
+        started = time.perf_counter()
+        response = self.session.post(
+            f"{self.base}/contacts/",
+            data={
+                "credential": self.credential_id,
+                "ids": "\n".join(ids),
+                "csrfmiddlewaretoken": self.session.jar["csrftoken"],
+            },
+            timeout=120,
+        )
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200 or ids[0] not in response.text:
+            raise SystemExit(f"lookup failed: {response.status_code}")
+        self.last_url = response.url
+        return elapsed
+
+    def again(self) -> float:
+        """The last page again (bookmarked or reloaded)."""
+        started = time.perf_counter()
+        response = self.session.get(self.last_url, timeout=120)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise SystemExit(f"lookup failed: {response.status_code}")
+        return elapsed
+
+    def view_url(self, ids: list[str]) -> str:
+        """The address of a view of these ids, without rendering it (no lookup is made)."""
+        response = self.session.post(
+            f"{self.base}/contacts/",
+            data={
+                "credential": self.credential_id,
+                "ids": "\n".join(ids),
+                "csrfmiddlewaretoken": self.session.jar["csrftoken"],
+            },
+            allow_redirects=False,
+            timeout=30,
+        )
+        return requests.compat.urljoin(self.base, response.headers["Location"])
+
+    def export(self, view_url: str) -> tuple[float, int]:
+        started = time.perf_counter()
+        response = self.session.get(
+            view_url.replace("/contacts/?", "/contacts/export.csv?"), timeout=120
+        )
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200 or not response.content.startswith("\ufeff".encode()):
+            raise SystemExit(f"export failed: {response.status_code}")
+        return elapsed, response.content.count(b"\r\n") - 1
+
+
+def setup_database(env: dict[str, str]) -> int:
+    """Migrate and create the bench broker with a credential for the sandbox; its id."""
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    script = (
+        "import django; django.setup()\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from contacts.models import VitecCredential\n"
+        f"u, _ = get_user_model().objects.get_or_create(username={BROKER[0]!r})\n"
+        f"u.set_password({BROKER[1]!r}); u.save()\n"
+        "c, _ = VitecCredential.objects.get_or_create(user=u, customer_id='M1001',"
+        " defaults={'api_username': 'demo'})\n"
+        "c.api_username = 'demo'; c.set_password('demo'); c.is_active = True; c.save()\n"
+        "print(c.pk)\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+class HttpsSession(requests.Session):
+    """Plain HTTP on loopback, presented as HTTPS by a trusted proxy header (as behind a TLS
+    proxy), so the production settings apply unchanged: their cookies are Secure, which
+    requests would not send over http://, so the cookies go in a header of our own."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.jar: dict[str, str] = {}
+        https = base.replace("http://", "https://")
+        self.headers.update({"X-Forwarded-Proto": "https", "Referer": f"{https}/"})
+
+    def request(self, method, url, *args, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        follow = kwargs.pop("allow_redirects", True)
+        if self.jar:
+            headers["Cookie"] = self.cookie_header()
+        response = super().request(
+            method, url, *args, headers=headers, allow_redirects=False, **kwargs
+        )
+        self.jar.update({c.name: c.value for c in response.cookies})
+        self.cookies.clear()
+        if response.is_redirect and follow:
+            target = requests.compat.urljoin(url, response.headers["Location"])
+            return self.request("GET", target, timeout=kwargs.get("timeout"))
+        return response
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.jar.items())
+
+
+def log_in(base: str) -> HttpsSession:
+    session = HttpsSession(base)
+    page = session.get(f"{base}/accounts/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": BROKER[0], "password": BROKER[1], "csrfmiddlewaretoken": token},
+        timeout=10,
+    )
+    if not response.url.endswith("/contacts/"):
+        raise SystemExit(f"could not log in ({response.status_code} {response.url})")
+    return session
+
+
+def clear_cache(env: dict[str, str]) -> None:
+    script = "import django; django.setup(); from django.core.cache import cache; cache.clear()"
+    subprocess.run([PYTHON, "-c", script], cwd=ROOT, env=env, check=True)
+
+
+def sequential(sandbox: str, ids: list[str]) -> float:
+    """One batch of 20 at a time, as Vitec's code samples do."""
+    sys.path.insert(0, str(ROOT))
+    from contacts.vitec.client import VitecClient, batched
+
+    with VitecClient(base_url=sandbox, username="demo", password="demo") as client:
+        started = time.perf_counter()
+        for batch in batched(ids):
+            client.fetch_contact_batch("M1001", batch)
+        return time.perf_counter() - started
+
+
+def median_of(measure, repeat: int) -> tuple[float, list[float]]:
+    times = [measure() for _ in range(repeat)]
+    return statistics.median(times), times
+
+
+def run_wrk(site: Site, ids: list[str], seconds: int, connections: int) -> dict[str, str]:
+    site.page(ids)
+    url = site.last_url
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(4, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-H",
+            f"Cookie: {site.session.cookie_header()}",
+            "-H",
+            "X-Forwarded-Proto: https",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = {"raw": out}
+    result["rps"] = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
+    result["p50"] = re.search(r"50%\s+(\S+)", out).group(1)
+    result["p99"] = re.search(r"99%\s+(\S+)", out).group(1)
+    result["requests"] = re.search(r"(\d+) requests in", out).group(1)
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        errors += sum(int(n) for n in match.groups())
+    result["errors"] = str(errors)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=int, default=300)
+    parser.add_argument("--load-seconds", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed for the load test: apt-get install wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="crmviewer-bench-"))
+    sandbox_port, web_port = free_port(), free_port()
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 60,
+        "CREDENTIAL_KEYS": "ZGV2ZWxvcG1lbnQtb25seS1ub3QtYS1zZWNyZXQtISE=",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "VITEC_BASE_URL": sandbox,
+        "STATIC_ROOT": str(workdir / "static"),
+        "LOG_LEVEL": "WARNING",
+        "LOGIN_FAILURE_LIMIT": "1000",
+        "DJANGO_SETTINGS_MODULE": "crmviewer.settings",
+    }
+    use_pg = answers(["pg_isready", "-h", "127.0.0.1", "-q"])
+    use_redis = answers(["redis-cli", "-n", "14", "ping"])
+    if use_pg:
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "--if-exists", "crmviewer_bench"], check=False)
+        subprocess.run(["createdb", "-h", "127.0.0.1", "crmviewer_bench"], check=True)
+    env["DATABASE_URL"] = PG_URL if use_pg else f"sqlite:///{workdir / 'bench.sqlite3'}"
+    env["CACHE_URL"] = REDIS_URL if use_redis else "locmemcache://bench"
+    env["TRUST_X_FORWARDED_PROTO"] = "true"  # see HttpsSession
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    credential_id = setup_database(env)
+
+    def gunicorn(workers: int, threads: int) -> list[str]:
+        command = [PYTHON, "-m", "gunicorn", "crmviewer.wsgi:application"]
+        if (ROOT / "gunicorn.conf.py").exists():
+            command += ["-c", str(ROOT / "gunicorn.conf.py")]
+        return [
+            *command,
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--access-logfile",
+            "/dev/null",
+        ]
+
+    ids_200 = [f"M1001-{n:05d}" for n in range(1, 201)]
+    ids_1000 = [f"M1001-{n:05d}" for n in range(1, 1001)]
+    ids_100 = ids_1000[:100]
+    report: dict[str, object] = {}
+    sandbox_cmd = [
+        PYTHON,
+        "manage.py",
+        "vitec_sandbox",
+        "--port",
+        str(sandbox_port),
+        "--latency-ms",
+        str(args.latency_ms),
+        "-v0",
+    ]
+    with process(sandbox_cmd, env, workdir / "sandbox.log"):
+        wait_for(f"{sandbox}/_sandbox/health")
+        requests.get(f"{sandbox}/CRM/Contact/M1001/M1001-00001", auth=("demo", "demo"), timeout=30)
+
+        # 1 and 3: several workers, as in production.
+        workers = 2 * (os.cpu_count() or 1) + 1
+        with process(gunicorn(workers, 4), env, workdir / "gunicorn.log") as master:
+            wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
+            site = Site(
+                f"http://127.0.0.1:{web_port}",
+                log_in(f"http://127.0.0.1:{web_port}"),
+                credential_id,
+                master.pid,
+            )
+            for name, ids in (("200", ids_200), ("1000", ids_1000)):
+                cold = []
+                for _ in range(args.repeat):
+                    clear_cache(env)
+                    cold.append(site.page(ids))
+                cached, _ = median_of(site.again, args.repeat)
+                seq, _ = median_of(lambda ids=ids: sequential(sandbox, ids), 1)
+                report[name] = {
+                    "cold": statistics.median(cold),
+                    "cached": cached,
+                    "sequential": seq,
+                }
+                print(
+                    f"{name} ids: cold {statistics.median(cold):.2f} s, cached {cached:.3f} s, "
+                    f"sequential client {seq:.2f} s"
+                )
+            site.page(ids_100)  # cached from here on
+            report["load"] = run_wrk(site, ids_100, args.load_seconds, args.connections)
+            report["load_workers"] = workers
+            print(
+                f"load: {report['load']['rps']} req/s, p50 {report['load']['p50']}, "
+                f"p99 {report['load']['p99']}, errors {report['load']['errors']}"
+            )
+
+        # 2: one worker, one thread, so its peak memory is the export's.
+        with process(gunicorn(1, 1), env, workdir / "gunicorn-mem.log") as master:
+            wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
+            site = Site(
+                f"http://127.0.0.1:{web_port}",
+                log_in(f"http://127.0.0.1:{web_port}"),
+                credential_id,
+                master.pid,
+            )
+            (worker,) = worker_pids(master.pid)
+            site.page(ids_1000[:1])  # an empty-ish request: one contact
+            export_url = site.view_url(ids_1000)
+            base_mb = peak_rss_mb(worker)
+            clear_cache(env)
+            cold_s, rows = site.export(export_url)
+            cold_mb = peak_rss_mb(worker)
+            cached_s, _ = site.export(export_url)
+            cached_mb = peak_rss_mb(worker)
+            report["csv"] = {
+                "cold": cold_s,
+                "cached": cached_s,
+                "rows": rows,
+                "base_mb": base_mb,
+                "cold_mb": cold_mb,
+                "cached_mb": cached_mb,
+            }
+            print(
+                f"CSV of {rows} rows: cold {cold_s:.2f} s, cached {cached_s:.2f} s; peak RSS "
+                f"{base_mb:.1f} MB after an empty request, {cold_mb:.1f} MB after the exports "
+                f"(+{cold_mb - base_mb:.1f} MB)"
+            )
+
+    write_report(Path(args.output), report, args, use_pg=use_pg, use_redis=use_redis)
+    print(f"Written to {args.output}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def write_report(path: Path, r: dict, args, *, use_pg: bool, use_redis: bool) -> None:
+    latency = args.latency_ms / 1000
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), {memory_gb()} GB memory, "
+        f"Python {platform.python_version()}, "
+        f"{'PostgreSQL' if use_pg else 'SQLite'} and {'Redis' if use_redis else 'local memory'}, "
+        f"the dashboard under gunicorn ({r['load_workers']} workers x 4 threads), "
+        f"the Vitec sandbox answering each call after {args.latency_ms} ms. "
+        "All over real HTTP on loopback.",
+        "",
+        "## Lookups",
+        "",
+        "| ids | page, cold | page, cached | sequential client | cold vs sequential |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("200", "1000"):
+        x = r[name]
+        lines.append(
+            f"| {name} | {x['cold']:.2f} s | {x['cached']:.3f} s | "
+            f"{x['sequential']:.2f} s | {x['sequential'] / x['cold']:.1f}x faster |"
+        )
+    cold200 = r["200"]["cold"]
+    verdict = "met" if cold200 <= 4 * latency else "NOT met"
+    lines += [
+        "",
+        f"Target: 200 ids cold within 4 x one call's latency ({4 * latency:.1f} s): "
+        f"{cold200:.2f} s, {verdict}. Cold pages are medians of {args.repeat} runs after "
+        "clearing the cache; cached pages make no Vitec call.",
+        "",
+        "## CSV export of 1,000 contacts",
+        "",
+        "| | time | peak memory of the worker |",
+        "|---|---|---|",
+        f"| after an empty request | | {r['csv']['base_mb']:.1f} MB |",
+        f"| cold (from Vitec) | {r['csv']['cold']:.2f} s | {r['csv']['cold_mb']:.1f} MB |",
+        f"| cached | {r['csv']['cached']:.2f} s | {r['csv']['cached_mb']:.1f} MB |",
+        "",
+        f"{r['csv']['rows']} rows. Peak memory (VmHWM) grew by "
+        f"{r['csv']['cold_mb'] - r['csv']['base_mb']:.1f} MB over an empty request "
+        f"(target: under 30 MB: "
+        f"{'met' if r['csv']['cold_mb'] - r['csv']['base_mb'] < 30 else 'NOT met'}).",
+        "",
+        f"## Load: {args.connections} concurrent brokers for {args.load_seconds} s",
+        "",
+        "Cached lookups of 100 ids (wrk, one logged-in session):",
+        "",
+        "| requests | requests/s | p50 | p99 | errors |",
+        "|---|---|---|---|---|",
+        f"| {r['load']['requests']} | {r['load']['rps']} | {r['load']['p50']} | "
+        f"{r['load']['p99']} | {r['load']['errors']} |",
+        "",
+        "Target: zero errors.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return re.search(r"model name\s*:\s*(.+)", text).group(1).strip()
+    except (OSError, AttributeError):
+        return platform.processor() or "unknown CPU"
+
+
+def memory_gb() -> int:
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        return round(kb / 1024 / 1024)
+    except (OSError, AttributeError):
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
