@@ -8,7 +8,7 @@ SANDBOX_PORT ?= 8001
 WEB_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench lint format sandbox messages clean
+.PHONY: install demo test bench serve lint format sandbox messages clean
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ bench: install
 
 demo: install
 	@SANDBOX_PORT=$(SANDBOX_PORT) WEB_PORT=$(WEB_PORT) scripts/demo
+
+# Production-like: gunicorn (gunicorn.conf.py) with DEBUG off, so the environment (or .env) must
+# hold SECRET_KEY, CREDENTIAL_KEYS, DATABASE_URL, CACHE_URL and ALLOWED_HOSTS (README, "Deploy").
+serve: install
+	$(PY) manage.py check --deploy
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 sandbox: install
 	DEBUG=1 $(PY) manage.py vitec_sandbox --port $(SANDBOX_PORT)

@@ -7,6 +7,7 @@ cache, and the Vitec clients (one per credential, reused across requests).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import re
@@ -204,9 +205,12 @@ def contacts_lookup(
     if missing or categories is None:
         client = client_for_credential(credential)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitec-categories") as pool:
-            # Category names are fetched beside the batches, so a cold page waits for one round.
+            # Category names are fetched beside the batches, so a cold page waits for one round;
+            # in a copy of this context, so that its log lines keep the request id.
             future = (
-                pool.submit(client.fetch_categories, credential.customer_id)
+                pool.submit(
+                    contextvars.copy_context().run, client.fetch_categories, credential.customer_id
+                )
                 if categories is None
                 else None
             )

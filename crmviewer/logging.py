@@ -2,6 +2,7 @@
 
 `RedactSecretsFilter` sits on every logging handler (settings.LOGGING); the exception reporter
 filter (settings.DEFAULT_EXCEPTION_REPORTER_FILTER) does the same for 500 reports.
+Also: the request id on every log record (`RequestIdFilter`) and the JSON log format.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
 
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import SafeExceptionReporterFilter
+from pythonjsonlogger import json as jsonlogger
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 REDACTED = "[REDACTED]"
 
@@ -126,3 +131,48 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
             (name, self.cleansed_substitute if self.hidden_settings.search(name) else value)
             for name, value in variables
         ]
+
+
+# --- The request id on every log record ---------------------------------------------------------
+
+# The id of the request being handled in this thread (or task); "-" outside a request.
+# RequestIdMiddleware sets it; threads a request starts get it by running in a copy of the
+# context (contextvars.copy_context().run), since concurrent.futures does not pass it on.
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+# gunicorn logs its access line after the request's context has been left; the id is then in the
+# response headers that its record carries as arguments.
+_GUNICORN_RESPONSE_ID = "{x-request-id}o"
+
+
+class RequestIdFilter(logging.Filter):
+    """Sets `request_id` on every record: the id of the request it was logged in, or "-"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None):
+            return True
+        request_id = request_id_var.get()
+        if request_id == "-" and isinstance(record.args, Mapping):
+            request_id = str(record.args.get(_GUNICORN_RESPONSE_ID) or "-")
+        record.request_id = request_id
+        return True
+
+
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """One JSON object per line (python-json-logger), kept as free of secrets as the plain lines.
+
+    python-json-logger formats the traceback itself, from the exception rather than from the
+    text RedactSecretsFilter cleaned, and writes a record's extra attributes as they are: every
+    text value is redacted here. Django's `request` extra is left out: its repr holds the query
+    string, where contact ids are.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
+        super().__init__(*args, **kwargs)
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: redact(value) if isinstance(value, str) else value
+            for key, value in super().process_log_record(log_data).items()
+        }

@@ -1,12 +1,20 @@
-"""Middleware of crmviewer: keeps pages shown to a logged-in user out of every cache."""
+"""Middleware of crmviewer: nothing a logged-in user sees is cached; every request gets an id."""
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
+from django.utils.encoding import escape_uri_path
+from django.utils.functional import empty
+
+from crmviewer.logging import request_id_var
 
 
 class NoStoreForAuthenticatedMiddleware:
@@ -35,3 +43,79 @@ class NoStoreForAuthenticatedMiddleware:
 def _forbids_storing(response: HttpResponse) -> bool:
     directives = response.get("Cache-Control", "").split(",")
     return "no-store" in {directive.strip().lower() for directive in directives}
+
+
+# A caller's (a load balancer's, a proxy's) request id is kept only when it is a plain token.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+request_logger = logging.getLogger("crmviewer.request")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, puts it on every log record and on the response, and logs the
+    request once.
+
+    The id is the caller's `X-Request-ID` when that is a sane token, so one id follows a request
+    from the load balancer through here; otherwise a new uuid4 (hex). It is `request.request_id`,
+    the `request_id` of every log record while the request is handled (crmviewer.logging), and
+    the response's `X-Request-ID`. The log line names method, path (never the query string, which
+    holds contact ids), status, duration and user id; first in MIDDLEWARE, so that redirects to
+    HTTPS and static files get an id and a line too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)  # the thread is reused: reset below
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            duration_ms = round((time.monotonic() - started) * 1000, 1)
+            _log_request(request, response, duration_ms)
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+def _log_request(request: HttpRequest, response: HttpResponse, duration_ms: float) -> None:
+    path = escape_uri_path(request.path)  # percent-encoded again: no line break gets into a log
+    user_id = _user_id(request)
+    # A load balancer's probe every few seconds would drown the lines that matter.
+    quiet = response.status_code == 200 and _url_name(request) == "healthz"
+    request_logger.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "%s %s %s %.0f ms user=%s",
+        request.method,
+        path,
+        response.status_code,
+        duration_ms,
+        user_id if user_id is not None else "-",
+        extra={
+            "method": request.method,
+            "path": path,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+            "user_id": user_id,
+        },
+    )
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    """The logged-in user's id, only when the request already looked the user up.
+
+    Looking it up here would cost a query for the log line alone, and fail when the database is
+    down (the very moment /healthz reports it).
+    """
+    user = getattr(request, "user", None)
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return None
+    return user.pk if user.is_authenticated else None
+
+
+def _url_name(request: HttpRequest) -> str | None:
+    match = getattr(request, "resolver_match", None)
+    return match.url_name if match is not None else None

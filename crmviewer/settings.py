@@ -66,7 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crmviewer.middleware.RequestIdMiddleware",  # first: every response gets an id and a log line
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything else runs
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -130,6 +132,9 @@ AXES_VERBOSE = False  # failures are still logged; no banner on every manage.py 
 # Sessions end after SESSION_IDLE_MINUTES without a request (every request renews the expiry),
 # and when the browser closes.
 SESSION_COOKIE_AGE = 60 * env.int("SESSION_IDLE_MINUTES", default=30)
+# Sessions live in the database, cached (CACHE_URL): every app server behind a load balancer
+# sees every session, and none is lost when the cache restarts.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -164,6 +169,8 @@ if not DEBUG:
     if not SECURE_HSTS_PRELOAD:
         # Preloading is a promise to the browsers that is slow to take back: opt in, not default.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Load balancers probe /healthz over plain HTTP (crmviewer/health.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Only behind a TLS-terminating proxy that sets X-Forwarded-Proto itself (and drops the client's
 # own); otherwise a client could claim HTTPS.
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
@@ -179,6 +186,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# WhiteNoise serves the static files. With DEBUG off, from STATIC_ROOT as `manage.py collectstatic`
+# left them: compressed, with a hash of the content in every name, so browsers keep them for ever.
+# With DEBUG on, from the app folders as they are, without collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# WhiteNoise's own default is settings.DEBUG as the middleware starts, which pytest-django turns
+# off even with DEBUG=1: it would then look for (and warn about) a collected STATIC_ROOT.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -198,17 +220,35 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contacts:lookup"
 LOGOUT_REDIRECT_URL = "login"
 
+# Log lines go to standard output: one JSON object per line (time, level, logger, message,
+# request_id and a record's extra fields) by default with DEBUG off, plain text with DEBUG on.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}; it can be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "crmviewer.logging.JsonFormatter",
+            "fmt": ["levelname", "name", "message", "request_id"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
+    },
     # Every handler gets redact_secrets: no password, Authorization header or token is written.
-    "filters": {"redact_secrets": {"()": "crmviewer.logging.RedactSecretsFilter"}},
+    # And request_id: the id of the request the line was logged in (crmviewer.middleware).
+    "filters": {
+        "redact_secrets": {"()": "crmviewer.logging.RedactSecretsFilter"},
+        "request_id": {"()": "crmviewer.logging.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -1,8 +1,12 @@
 """URL routes of crmviewer."""
 
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
+
+from crmviewer.health import healthz
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="contacts:lookup", permanent=False)),
@@ -10,4 +14,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),  # for load balancers: no login, no session
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
 ]

@@ -14,6 +14,7 @@ recovers after its cooldown, and one customer's breaker never affects another's.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.memcached import BaseMemcachedCache
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 from django.utils import translation
 
@@ -72,6 +76,14 @@ def warm_sandbox(sandbox_server: SandboxServer) -> None:
 
 def text(response) -> str:
     return response.content.decode()
+
+
+def breaker_seconds(seconds: float) -> float:
+    """A VITEC_BREAKER_SECONDS the test cache can hold. Django's Redis and memcached backends keep
+    timeouts in whole seconds (truncated: 0.3 s would expire at once), so there it is rounded up."""
+    if isinstance(caches["default"], (RedisCache, BaseMemcachedCache)):
+        return float(math.ceil(seconds))
+    return seconds
 
 
 def broker_message(error_class: type[VitecError], vitec_message: str | None = None) -> str:
@@ -394,7 +406,8 @@ def _rows(response) -> int:
 def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     en_client, broker, credential, settings, vitec
 ):
-    cooldown = 1.2  # long enough for the two failing pages (each about TIMEOUT) to count
+    # Long enough for the two failing pages (each about TIMEOUT) to count.
+    cooldown = breaker_seconds(1.2)
     settings.VITEC_TIMEOUT = TIMEOUT
     settings.VITEC_MAX_RETRIES = 0
     settings.VITEC_BREAKER_FAILURES = 3
@@ -458,10 +471,11 @@ def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
 
 
 def test_the_breaker_closes_after_a_short_cooldown(en_client, credential, settings, vitec):
-    """With a small VITEC_BREAKER_SECONDS (0.3 s) and fast failures (500)."""
+    """With a small VITEC_BREAKER_SECONDS (0.3 s; 1 s on Redis) and fast failures (500)."""
+    cooldown = breaker_seconds(0.3)
     settings.VITEC_MAX_RETRIES = 0
     settings.VITEC_BREAKER_FAILURES = 3
-    settings.VITEC_BREAKER_SECONDS = 0.3
+    settings.VITEC_BREAKER_SECONDS = cooldown
     ids = ids_range(1, 3)
     vitec.configure(fault="500")
     for _ in range(2):  # 2 pages x (contacts + categories) = 4 failures
@@ -473,7 +487,7 @@ def test_the_breaker_closes_after_a_short_cooldown(en_client, credential, settin
     assert seconds < 0.5
 
     vitec.configure(fault=None)
-    time.sleep(0.4)
+    time.sleep(cooldown + 0.1)
     response, _ = _lookup(en_client, credential, ids)
     assert _rows(response) == 3
     assert "could not be fetched" not in text(response)

@@ -6,6 +6,7 @@ This is the only module that speaks HTTP to Vitec. It turns answers into the typ
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import random
@@ -283,9 +284,16 @@ class VitecClient:
             outcomes = [self._batch_outcome(customer_id, batch) for batch in batches]
         else:
             workers = min(self.max_concurrency, len(batches))
+            # Each batch runs in a copy of this thread's context, so that its log lines carry the
+            # request id (crmviewer.logging): concurrent.futures does not pass contextvars on.
+            contexts = [contextvars.copy_context() for _ in batches]
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vitec") as pool:
                 outcomes = list(
-                    pool.map(lambda batch: self._batch_outcome(customer_id, batch), batches)
+                    pool.map(
+                        lambda context, batch: context.run(self._batch_outcome, customer_id, batch),
+                        contexts,
+                        batches,
+                    )
                 )
         found: dict[str, Contact] = {}
         failed: list[FailedBatch] = []

@@ -1,0 +1,88 @@
+"""What a user does and sees on the dashboard's pages, for the browser tests.
+
+The tests read the page as rendered (text of cells, options, headings), never the view's context.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PASSWORD
+
+ROW_ID = re.compile(r"/contacts/([^/?]+)/\?")
+COUNT_IN_OPTION = re.compile(r"\((\d+)\)\s*$")
+
+# One object per row of the contacts table, read in one round trip.
+ROWS_JS = """
+rows => rows.map(row => ({
+  href: row.querySelector("th a").getAttribute("href"),
+  name: row.querySelector("th a").textContent.trim(),
+  type: row.cells[1].textContent.trim(),
+  id_number: row.cells[2].textContent.trim(),
+  tel: (row.cells[3].querySelector('a[href^="tel:"]') || {}).href || "",
+  tags: [...row.cells[6].querySelectorAll(".tag")].map(tag => tag.textContent.trim()),
+}))
+"""
+OPTIONS_JS = "options => options.map(o => [o.value, o.textContent.trim()])"
+
+
+def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Through the login form, as a broker would; lands on the contacts page."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base_url}/contacts/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Contacts")
+
+
+def look_up(page: Page, ids: list[str]) -> None:
+    """Type the ids into the textarea, one a line, and press "Look up"."""
+    box = page.get_by_label("Contact ids")
+    box.fill("\n".join(ids[:-1]) + ("\n" if len(ids) > 1 else ""))
+    box.press_sequentially(ids[-1])  # the last one typed key by key, like a person would
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator("#results-heading")).to_be_visible()
+
+
+def rows(page: Page) -> list[dict]:
+    """The rows of the table on this page, each with the contact id taken from its link."""
+    found = page.locator("table.contacts tbody tr").evaluate_all(ROWS_JS)
+    for row in found:
+        match = ROW_ID.search(row["href"])
+        assert match, f"no contact id in the link {row['href']!r}"
+        row["id"] = match.group(1)
+    return found
+
+
+def options(page: Page, select_id: str) -> list[tuple[str, str]]:
+    """(value, label) of each option of a select."""
+    return [tuple(o) for o in page.locator(f"#{select_id} option").evaluate_all(OPTIONS_JS)]
+
+
+def option_count(label: str) -> int | None:
+    """The count an option shows, like "Person (41)"; None when it shows none."""
+    match = COUNT_IN_OPTION.search(label)
+    return int(match.group(1)) if match else None
+
+
+def option_name(label: str) -> str:
+    """The option's label without its count: "Person (41)" -> "Person"."""
+    return COUNT_IN_OPTION.sub("", label).strip()
+
+
+def apply_filters(page: Page, *, type: str | None = None, category: str | None = None) -> None:
+    """Pick values in the filter form's selects (by option value) and press "Apply filters"."""
+    if type is not None:
+        page.get_by_label("Type", exact=True).select_option(value=type)
+    if category is not None:
+        page.get_by_label("Category", exact=True).select_option(value=category)
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#results-heading")).to_be_visible()
+
+
+def assert_clean_console(console) -> None:
+    problems = console.problems()
+    assert not problems, "the browser reported problems:\n" + "\n".join(problems)
