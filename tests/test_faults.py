@@ -23,9 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.cache import caches
-from django.core.cache.backends.memcached import BaseMemcachedCache
-from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 from django.utils import translation
 
@@ -79,11 +76,9 @@ def text(response) -> str:
 
 
 def breaker_seconds(seconds: float) -> float:
-    """A VITEC_BREAKER_SECONDS the test cache can hold. Django's Redis and memcached backends keep
-    timeouts in whole seconds (truncated: 0.3 s would expire at once), so there it is rounded up."""
-    if isinstance(caches["default"], (RedisCache, BaseMemcachedCache)):
-        return float(math.ceil(seconds))
-    return seconds
+    """The cooldown the breaker really keeps: whole seconds, rounded up (as Redis and memcached
+    hold timeouts in whole seconds, the breaker rounds them itself)."""
+    return float(math.ceil(seconds))
 
 
 def broker_message(error_class: type[VitecError], vitec_message: str | None = None) -> str:

@@ -13,6 +13,7 @@ timeouts, 5xx, 429 and unreadable answers; a 400/401/403/404 is about the reques
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +85,12 @@ class MemoryStore:
             self._data.pop(key, None)
 
 
+def _ttl(seconds: float) -> int:
+    """Whole seconds, at least one: Redis and memcached cut timeouts to whole seconds, and a
+    0.5 s cooldown would become 0, an already expired key and a breaker that never opens."""
+    return max(1, math.ceil(seconds))
+
+
 class CircuitBreaker:
     def __init__(
         self,
@@ -123,14 +130,14 @@ class CircuitBreaker:
             return
         fails_key = self._key("fails", name)
         # Failures further apart than a cooldown (or two) are not "in a row".
-        self.store.add(fails_key, 0, 2 * self.cooldown)
+        self.store.add(fails_key, 0, _ttl(2 * self.cooldown))
         try:
             fails = self.store.incr(fails_key)
         except ValueError:  # expired between add and incr
-            self.store.set(fails_key, 1, 2 * self.cooldown)
+            self.store.set(fails_key, 1, _ttl(2 * self.cooldown))
             fails = 1
         tripped_before = self.store.get(self._key("tripped", name))
         if fails >= self.threshold or tripped_before:
-            self.store.set(self._key("open", name), True, self.cooldown)
-            self.store.set(self._key("tripped", name), True, 4 * self.cooldown)
+            self.store.set(self._key("open", name), True, _ttl(self.cooldown))
+            self.store.set(self._key("tripped", name), True, _ttl(4 * self.cooldown))
             self.store.delete(fails_key)

@@ -129,7 +129,7 @@ def test_an_open_breaker_stops_the_calls_of_a_lookup(make_client, sandbox, sleep
 
 
 def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleeps):
-    breaker = CircuitBreaker(threshold=2, cooldown=0.2)
+    breaker = CircuitBreaker(threshold=2, cooldown=0.2)  # kept as 1 s: whole seconds
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
     sandbox.configure(fault="503", retry_after=0)
     for _ in range(2):
@@ -138,7 +138,10 @@ def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleep
     with pytest.raises(CircuitOpenError):
         client.fetch_contact_batch("M1001", ["M1001-00001"])
     sandbox.configure(fault=None)
-    time.sleep(0.25)
+    time.sleep(0.5)
+    with pytest.raises(CircuitOpenError):  # 0.2 s was rounded up to a whole second
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    time.sleep(0.6)
     contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
     assert [c.id for c in contacts] == ["M1001-00001"]
     assert not breaker.is_open(f"{sandbox.base_url}|M1001")
