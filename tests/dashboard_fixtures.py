@@ -137,3 +137,27 @@ def contact_calls(sandbox: SandboxServer) -> list:
 
 def ids_sent(sandbox: SandboxServer) -> list[str]:
     return [i for r in contact_calls(sandbox) for i in r.contact_ids]
+
+
+def credential_form(user, *, password: str, **overrides) -> dict[str, object]:
+    """POST data of the credential admin's add/change form; None drops a field."""
+    data = {
+        "user": user.pk,
+        "label": "Kontoret",
+        "customer_id": "M1001",
+        "api_username": "demo",
+        "password": password,
+        "is_active": "on",
+        "_save": "Save",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.fixture
+def english_messages(settings):
+    """Messages asserted in English, whatever translations exist (and users hash fast)."""
+    settings.LANGUAGE_CODE = "en"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with translation.override("en"):
+        yield

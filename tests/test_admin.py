@@ -10,9 +10,10 @@ from django.contrib.messages import ERROR, SUCCESS, get_messages
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from contacts.models import VitecCredential
+from tests.dashboard_fixtures import credential_form
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +25,8 @@ PASSWORD_INPUT = re.compile(r'<input[^>]*\bname="password"[^>]*>')
 
 
 @pytest.fixture(autouse=True)
-def english(settings):
-    """Messages are asserted in English, whatever translations exist (and users hash fast)."""
-    settings.LANGUAGE_CODE = "en"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with translation.override("en"):
-        yield
+def _in_english(english_messages):
+    """Every test here asserts English messages."""
 
 
 @pytest.fixture
@@ -72,17 +69,7 @@ def stored_token(pk: int) -> str:
 
 
 def form_data(user, **overrides) -> dict[str, object]:
-    data = {
-        "user": user.pk,
-        "label": "Kontoret",
-        "customer_id": "M1001",
-        "api_username": "demo",
-        "password": SECRET,
-        "is_active": "on",
-        "_save": "Save",
-    }
-    data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
+    return credential_form(user, password=overrides.pop("password", SECRET), **overrides)
 
 
 def password_inputs(html: str) -> list[str]:

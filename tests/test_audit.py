@@ -26,7 +26,7 @@ from django.utils import timezone, translation
 from contacts import services
 from contacts.audit import audit_purge, audit_record, personnummer_scrub
 from contacts.models import AuditEvent, VitecCredential
-from tests.dashboard_fixtures import cid, escaped, ids_range, make_credential
+from tests.dashboard_fixtures import cid, credential_form, escaped, ids_range, make_credential
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -416,17 +416,7 @@ def test_an_export_that_is_not_made_records_nothing(en_client, credential, vitec
 
 
 def _form(user, **overrides) -> dict[str, object]:
-    data = {
-        "user": user.pk,
-        "label": "Kontoret",
-        "customer_id": "M1001",
-        "api_username": "demo",
-        "password": SECRET,
-        "is_active": "on",
-        "_save": "Save",
-    }
-    data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
+    return credential_form(user, password=overrides.pop("password", SECRET), **overrides)
 
 
 def _stored(broker, **fields) -> VitecCredential:

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from contacts import crypto
 from contacts.crypto import CredentialDecryptionError
@@ -26,12 +26,8 @@ SECRET = "Hemligt lösenord 42 åäö!"  # long enough that no base64 token cont
 
 
 @pytest.fixture(autouse=True)
-def english(settings):
-    """Messages are asserted in English, whatever translations exist (and users hash fast)."""
-    settings.LANGUAGE_CODE = "en"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with translation.override("en"):
-        yield
+def _in_english(english_messages):
+    """Every test here asserts English messages."""
 
 
 @pytest.fixture
