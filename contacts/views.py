@@ -57,19 +57,17 @@ def lookup(request: HttpRequest) -> HttpResponse:
     credential = _credential_or_404(request, source.get("credential") or None)
 
     if request.method == "POST":
-        return _lookup_post(request, credential)
+        return _lookup_post(request, credential, credentials)
 
     parsed = query_from_params(request.GET, request.session)
-    context = {
-        "credential": credential,
-        "credentials": credentials,
-        "form": LookupForm(initial={"ids": parsed.ids_text}),
-        "export_form": ExportForm(),
-        "query": parsed.query,
-        "notices": parsed.notices,
-        "sort_columns": services.SORT_COLUMNS,
-        "list_params": {key: request.GET.get(key, "") for key in LIST_PARAMS},
-    }
+    context = _page_context(
+        credential,
+        credentials,
+        LookupForm(initial={"ids": parsed.ids_text}),
+        query=parsed.query,
+        notices=parsed.notices,
+        list_params={key: request.GET.get(key, "") for key in LIST_PARAMS},
+    )
     if parsed.query.ids:
         try:
             view = services.contacts_view(credential=credential, query=parsed.query)
@@ -96,7 +94,31 @@ def _credential_broken_message() -> str:
     )
 
 
-def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpResponse:
+def _page_context(
+    credential: VitecCredential,
+    credentials: list[VitecCredential],
+    form: LookupForm,
+    *,
+    notices: list[str] | None = None,
+    list_params: dict[str, str] | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """What every rendering of the lookup page needs; the results are added by the caller."""
+    return {
+        "credential": credential,
+        "credentials": credentials,
+        "form": form,
+        "export_form": ExportForm(),
+        "notices": notices or [],
+        "sort_columns": services.SORT_COLUMNS,
+        "list_params": list_params or {},
+        **extra,
+    }
+
+
+def _lookup_post(
+    request: HttpRequest, credential: VitecCredential, credentials: list[VitecCredential]
+) -> HttpResponse:
     """A new id list (long lists fit a POST, not a URL), or "refresh": then back to a GET."""
     if "refresh" in request.POST:
         parsed = query_from_params(request.POST, request.session)
@@ -110,16 +132,7 @@ def _lookup_post(request: HttpRequest, credential: VitecCredential) -> HttpRespo
 
     form = LookupForm(request.POST)
     if not form.is_valid():
-        credentials = list(services.credentials_for_user(user=request.user))
-        context = {
-            "credential": credential,
-            "credentials": credentials,
-            "form": form,
-            "export_form": ExportForm(),
-            "notices": [],
-            "sort_columns": services.SORT_COLUMNS,
-            "list_params": {},
-        }
+        context = _page_context(credential, credentials, form)
         return render(request, "contacts/lookup.html", context)
     filters = {key: request.POST.get(key, "") for key in ("type", "category", "q", "sort")}
     parsed = query_from_params({**filters, "ids": form.cleaned_data["ids"]})
