@@ -1,7 +1,8 @@
 """gunicorn's settings for serving crmviewer in production: `gunicorn -c gunicorn.conf.py`.
 
-Read from the environment (or the project's .env file), like Django's settings; see README.md,
-"Deploy". The application itself needs its own settings too (DEBUG off: SECRET_KEY, ...).
+Read from the environment (or the project's .env file, or the file CRMVIEWER_ENV_FILE names),
+like Django's settings, and read again at every reload (SIGHUP); see README.md, "Deploy". The
+application itself needs its own settings too (DEBUG off: SECRET_KEY, ...).
 """
 
 import logging
@@ -10,10 +11,13 @@ from pathlib import Path
 
 import environ
 
+from crmviewer.dotenv import load_dotenv
+
 BASE_DIR = Path(__file__).resolve().parent
+# gunicorn runs this file again on SIGHUP (reload), before it starts new workers: the .env file's
+# changes replace what it set before, and reach the workers' settings too.
+load_dotenv(BASE_DIR / ".env")
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
 
 
 def _cores() -> int:

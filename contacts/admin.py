@@ -1,11 +1,20 @@
 """Django admin for Vitec credentials (staff only; the stored password is write-only here) and the
-read-only audit trail."""
+read-only audit trail.
+
+No admin list can be filtered by a field that holds a secret (a credential's encrypted password,
+a user's password hash), not even through a relation: `?password_encrypted__startswith=gAAAAB`
+would otherwise read a stored value one character at a time. Such a lookup gets a 400.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db.models import Model
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,9 +33,60 @@ from .models import AuditEvent, VitecCredential
 # Neither a 500 report nor a debug page may show the password typed into the form.
 sensitive_password = method_decorator(sensitive_post_parameters(PASSWORD_FIELD))
 
+User = get_user_model()
+
+# (model label, field name) of every field that holds a secret, or a hash of one.
+SECRET_FIELDS = frozenset(
+    {
+        (VitecCredential._meta.label_lower, "password_encrypted"),
+        (User._meta.label_lower, "password"),
+    }
+)
+
+
+def lookup_reaches_secret(model: type[Model], lookup: str) -> bool:
+    """Whether a query-string lookup (`user__password__startswith`) reads a secret field.
+
+    The path is followed through relations, forward and reverse, as the ORM would; the first
+    part that is not a field starts the lookups and transforms (startswith, lower, ...).
+    """
+    for part in lookup.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        if (model._meta.concrete_model._meta.label_lower, field.name) in SECRET_FIELDS:
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+class NoSecretLookupsMixin:
+    """Refuses list filters that reach a secret field: Django answers them with a 400.
+
+    Search (`?q=`) only searches `search_fields` and sorting (`?o=`) only takes column numbers of
+    `list_display`; neither names a secret field (tests/test_admin.py checks every admin).
+    """
+
+    def lookup_allowed(self, lookup: str, value, request: HttpRequest) -> bool:
+        if lookup_reaches_secret(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
+# Django's user admin, with the password hash kept out of reach of list filters too.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(NoSecretLookupsMixin, DjangoUserAdmin):
+    pass
+
 
 @admin.register(VitecCredential)
-class VitecCredentialAdmin(admin.ModelAdmin):
+class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     form = VitecCredentialAdminForm
     list_display = [
         "user",
@@ -104,26 +164,25 @@ class VitecCredentialAdmin(admin.ModelAdmin):
     # --- the audit trail of changes -------------------------------------------------------------
 
     def save_model(self, request: HttpRequest, obj: VitecCredential, form, change: bool) -> None:
+        previous_owner = None
+        if change and "user" in form.changed_data:  # moved to another user: who had it before
+            previous_owner = (
+                VitecCredential.objects.filter(pk=obj.pk)
+                .values_list(f"user__{User.USERNAME_FIELD}", flat=True)
+                .first()
+            )
         super().save_model(request, obj, form, change)
         # Field names only: "password" says it was set, never what to.
         action = (
             AuditEvent.Action.CREDENTIAL_CHANGED if change else AuditEvent.Action.CREDENTIAL_CREATED
         )
-        audit_record(
-            action=action,
-            request=request,
-            credential=obj,
-            details={"changed_fields": sorted(form.changed_data), "owner": obj.user.get_username()},
-        )
+        details = {"changed_fields": sorted(form.changed_data), "owner": obj.user.get_username()}
+        if previous_owner is not None:
+            details["previous_owner"] = previous_owner
+        audit_record(action=action, request=request, credential=obj, details=details)
 
-    def delete_model(self, request: HttpRequest, obj: VitecCredential) -> None:
-        _audit_deleted(request, obj)  # before: a deleted credential cannot be referred to
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for credential in queryset.select_related("user"):
-            _audit_deleted(request, credential)
-        super().delete_queryset(request, queryset)
+    # Deleting (one, or several with the bulk action) is recorded by contacts.signals, like any
+    # other deletion of a credential: once per credential.
 
     @sensitive_password
     def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -179,20 +238,11 @@ class VitecCredentialAdmin(admin.ModelAdmin):
         self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)
 
 
-def _audit_deleted(request: HttpRequest, credential: VitecCredential) -> None:
-    audit_record(
-        action=AuditEvent.Action.CREDENTIAL_DELETED,
-        request=request,
-        credential=credential,
-        details={"owner": credential.user.get_username(), "label": credential.label},
-    )
-
-
 SHORT_IDS = 3  # contact ids shown in the list of audit events; the change page shows them all
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     """The audit trail, read-only: nobody adds, edits or deletes events here (purge_audit does)."""
 
     list_display = [

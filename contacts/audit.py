@@ -2,7 +2,16 @@
 
 An event never holds a password, a Fernet token or a full personnummer: callers pass ids, counts,
 filters and field names only, and whatever still looks like a personnummer is masked on the way
-in. Recording never breaks the page: a failed write is logged and the request goes on.
+in; control characters (NUL among them, which PostgreSQL's jsonb refuses) are dropped.
+
+Two ways to record, by what is at stake:
+- `audit_required` for every access to personal data (lookup, contact view, reveal, export): it
+  raises `AuditUnavailable` when the event cannot be stored, and the caller then shows nothing.
+  No trace, no data.
+- `audit_record` for everything else (credential changes, connection tests, failed logins): a
+  failed write is logged and the request goes on.
+The log line of a failed write names the action and the kind of error only: never the ids, the
+filters or the database's message (which quotes the values).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +38,33 @@ _SECRET_KEY = re.compile(r"password|passwd|secret|token", re.I)
 # A Swedish personnummer or samordningsnummer: [CC]YYMMDD[-+]NNNN, not inside a longer number.
 _PERSONNUMMER = re.compile(r"(?<![0-9])(?:[0-9]{2})?([0-9]{6})[-+]?([0-9]{4})(?![0-9])")
 _USERNAME_MAX = AuditEvent._meta.get_field("username").max_length or 150
+# C0 and C1 control characters: NUL breaks PostgreSQL's jsonb and text columns, the rest a log.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class AuditUnavailable(Exception):
+    """An access to personal data could not be recorded: the data must not be shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who does what the event records: the user (None when nobody is logged in) and where from."""
+
+    user: Any = None
+    ip_address: str | None = None
+
+    @classmethod
+    def of(cls, request) -> Actor:
+        user = getattr(request, "user", None)
+        return cls(
+            user=user if user is not None and user.is_authenticated else None,
+            ip_address=_ip_address(request),
+        )
+
+
+def control_strip(text: str) -> str:
+    """The text without control characters."""
+    return _CONTROL.sub("", text)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -56,14 +93,16 @@ def _clean(value: Any) -> Any:
     """A JSON-safe copy of a detail value: no secret keys, no full personnummer."""
     if isinstance(value, Mapping):
         return {
-            str(key): _clean(item) for key, item in value.items() if not _SECRET_KEY.search(key)
+            control_strip(str(key)): _clean(item)
+            for key, item in value.items()
+            if not _SECRET_KEY.search(str(key))
         }
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
         return [_clean(item) for item in items]
     if value is None or isinstance(value, bool | int | float):
         return value
-    return personnummer_scrub(str(value))
+    return personnummer_scrub(control_strip(str(value)))
 
 
 def _ip_address(request) -> str | None:
@@ -72,6 +111,85 @@ def _ip_address(request) -> str | None:
         return str(ipaddress.ip_address(address)) if address else None
     except ValueError:
         return None
+
+
+def _event(
+    *,
+    action: str,
+    actor: Actor,
+    username: str,
+    credential: VitecCredential | None,
+    contact_ids: Iterable[str],
+    row_count: int | None,
+    details: Mapping[str, Any] | None,
+) -> AuditEvent:
+    user = actor.user
+    if not username and user is not None:
+        username = user.get_username()
+    return AuditEvent(
+        action=action,
+        user=user,
+        username=control_strip(str(username))[:_USERNAME_MAX],
+        credential=credential,
+        customer_id=credential.customer_id if credential is not None else "",
+        contact_ids=[personnummer_scrub(control_strip(str(i))) for i in contact_ids],
+        row_count=row_count,
+        details=_clean(dict(details or {})),
+        ip_address=actor.ip_address,
+    )
+
+
+def _store(
+    *,
+    action: str,
+    actor: Actor,
+    username: str = "",
+    credential: VitecCredential | None = None,
+    contact_ids: Iterable[str] = (),
+    row_count: int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Build and save the event; AuditUnavailable (and an error in the log) if that fails."""
+    try:
+        event = _event(
+            action=action,
+            actor=actor,
+            username=username,
+            credential=credential,
+            contact_ids=contact_ids,
+            row_count=row_count,
+            details=details,
+        )
+        # A savepoint: a failed insert must not spoil the transaction the caller is in.
+        with transaction.atomic():
+            event.save()
+    except Exception as exc:
+        _log_failure(action, exc)
+        raise AuditUnavailable(action) from None
+    return event
+
+
+def audit_required(
+    *,
+    action: str,
+    actor: Actor,
+    credential: VitecCredential | None = None,
+    contact_ids: Iterable[str] = (),
+    row_count: int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Store one event of an access to personal data, or raise AuditUnavailable.
+
+    The user name is the actor's; the customer id the credential's.
+    """
+    return _store(
+        action=action,
+        actor=actor,
+        credential=credential,
+        contact_ids=contact_ids,
+        row_count=row_count,
+        details=details,
+    )
 
 
 def audit_record(
@@ -85,36 +203,32 @@ def audit_record(
     details: Mapping[str, Any] | None = None,
     request=None,
 ) -> AuditEvent | None:
-    """Store one audit event; None (and an error in the log) if it could not be stored.
+    """Store one event that shows no personal data; None (and an error in the log) if it could
+    not be stored.
 
     The user defaults to the request's logged-in user, the user name to the user's, the customer
     id to the credential's and the IP address to the request's REMOTE_ADDR.
     """
+    actor = Actor.of(request) if request is not None else Actor()
+    if user is not None:
+        actor = Actor(user=user, ip_address=actor.ip_address)
     try:
-        if user is None and request is not None:
-            request_user = getattr(request, "user", None)
-            if request_user is not None and request_user.is_authenticated:
-                user = request_user
-        if not username and user is not None:
-            username = user.get_username()
-        event = AuditEvent(
+        return _store(
             action=action,
-            user=user,
-            username=str(username)[:_USERNAME_MAX],
+            actor=actor,
+            username=username,
             credential=credential,
-            customer_id=credential.customer_id if credential is not None else "",
-            contact_ids=[personnummer_scrub(str(i)) for i in contact_ids],
+            contact_ids=contact_ids,
             row_count=row_count,
-            details=_clean(dict(details or {})),
-            ip_address=_ip_address(request),
+            details=details,
         )
-        # A savepoint: a failed insert must not spoil the transaction the caller is in.
-        with transaction.atomic():
-            event.save()
-    except Exception:
-        logger.exception("Could not record the audit event %r", action)
+    except AuditUnavailable:
         return None
-    return event
+
+
+def _log_failure(action: str, exc: Exception) -> None:
+    # Neither the traceback nor str(exc): a database error quotes the values it refused.
+    logger.error("Could not record the audit event %r: %s", action, type(exc).__name__)
 
 
 def audit_expired(*, older_than_days: int):

@@ -1,7 +1,8 @@
 """Reading the broker's input: the lookup form, and the query string that defines the current view.
 
 Nothing here raises on garbage: an unknown type, sort or page is dropped (the page still renders),
-and whatever was wrong with the ids comes back as a notice for the broker.
+control characters (NUL among them) are stripped from every parameter before it is used or
+recorded, and whatever was wrong with the ids comes back as a notice for the broker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .audit import control_strip
 from .services import MAX_LOOKUP_IDS, SORT_COLUMNS, ContactQuery, ids_parse
 from .vitec.models import ContactType
 
@@ -41,10 +43,32 @@ class LookupForm(forms.Form):
         return text
 
 
-class ExportForm(forms.Form):
-    """Options of the CSV download; the rows are those of the current view."""
+YES = frozenset({"on", "1", "true"})
 
-    include_personnummer = forms.BooleanField(label=_("Include personnummer"), required=False)
+
+def explicit_yes(value: object) -> bool:
+    """Only `on` (a ticked checkbox), `1` and `true` mean yes; anything else, `0`, `off`, `no`
+    and `false` included, means no."""
+    return isinstance(value, str) and value.strip().lower() in YES
+
+
+class ExplicitCheckbox(forms.CheckboxInput):
+    """A checkbox that is ticked only by an explicit yes (Django's own takes `off` and `no` as
+    ticked)."""
+
+    def value_from_datadict(self, data, files, name: str) -> bool:
+        return explicit_yes(data.get(name))
+
+
+class ExportForm(forms.Form):
+    """Options of the download; the rows are those of the current view.
+
+    A file with personnummer is made only from a POST (with its CSRF token): see views.export_csv.
+    """
+
+    include_personnummer = forms.BooleanField(
+        label=_("Include personnummer"), required=False, widget=ExplicitCheckbox
+    )
     delimiter = forms.ChoiceField(
         label=_("Separator"),
         choices=[("semicolon", _("Semicolon (Excel, Swedish)")), ("comma", _("Comma"))],
@@ -71,7 +95,14 @@ class ParsedQuery:
 
 def _param(params: Mapping[str, str], name: str, limit: int = 200) -> str:
     value = params.get(name, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return control_strip(value).strip()[:limit] if isinstance(value, str) else ""
+
+
+def _ids_param(params: Mapping[str, str]) -> str:
+    """The ids as typed: line breaks and tabs separate them, and an id with any other control
+    character is left out by ids_parse, with a notice."""
+    value = params.get("ids", "")
+    return value.strip()[:MAX_ID_TEXT] if isinstance(value, str) else ""
 
 
 def ids_notices(text: str) -> tuple[tuple[str, ...], list[str]]:
@@ -111,7 +142,7 @@ def ids_notices(text: str) -> tuple[tuple[str, ...], list[str]]:
 def query_from_params(params: Mapping[str, str], session=None) -> ParsedQuery:
     """The current view from a query string (page and CSV alike). Garbage is dropped."""
     notices: list[str] = []
-    ids_text = _param(params, "ids", MAX_ID_TEXT)
+    ids_text = _ids_param(params)
     list_key = _param(params, "list", 40)
     if not ids_text and list_key and session is not None:
         ids_text = session.get(SESSION_LISTS, {}).get(list_key, "")

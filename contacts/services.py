@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 import threading
+import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,13 +21,19 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from .audit import audit_record
+from crmviewer.cache import FailoverStore
+from crmviewer.sealing import MISSING, seal, unseal
+
+from .audit import Actor, audit_record, audit_required
 from .crypto import CredentialDecryptionError
 from .models import AuditEvent, VitecCredential
+from .vitec.breaker import MemoryStore
 from .vitec.client import LookupResult, VitecClient, is_valid_id, unique_ids
 from .vitec.errors import VitecError
 from .vitec.models import (
@@ -74,6 +81,9 @@ def credential_for_user(*, user, credential_id: int | str | None) -> VitecCreden
 _clients: OrderedDict[tuple[int, str], VitecClient] = OrderedDict()
 _clients_lock = threading.Lock()
 _MAX_CLIENTS = 64
+# The circuit breaker's state: in the cache, so every app server fails fast together; while the
+# cache is down, in this process's memory, so the breaker still opens (per process).
+_breaker_store = FailoverStore(shared=cache, local=MemoryStore())
 
 
 def client_for_credential(credential: VitecCredential) -> VitecClient:
@@ -89,7 +99,9 @@ def client_for_credential(credential: VitecCredential) -> VitecClient:
             _clients.move_to_end(key)
             return client
     client = VitecClient.from_settings(
-        username=credential.api_username, password=credential.get_password()
+        username=credential.api_username,
+        password=credential.get_password(),
+        breaker_store=_breaker_store,
     )
     with _clients_lock:
         _clients[key] = client
@@ -165,12 +177,41 @@ def ids_parse(text: str) -> ParsedIds:
 
 
 _NOT_FOUND = "__not_found__"
+_SEALED = "contacts"  # crmviewer.sealing purpose of everything cached here
 
 
 def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
-    digest = hashlib.sha256(value.encode()).hexdigest()[:40]
+    """Whose entry it is (user, credential, customer) and an HMAC of the contact id (keyed with
+    SECRET_KEY): a key name neither holds an id nor lets anyone confirm a guessed one."""
+    digest = salted_hmac("crmviewer.contacts.cache-key", value, algorithm="sha256").hexdigest()
     owner = f"user:{credential.user_id}:cred:{credential.pk}:{credential.customer_id}"
-    return f"{CACHE_PREFIX}:{owner}:{kind}:{digest}"
+    return f"{CACHE_PREFIX}:{owner}:{kind}:{digest[:40]}"
+
+
+def _cache_read(keys: Sequence[str]) -> dict[str, object]:
+    """The entries under `keys` that unseal (crmviewer/sealing.py); anything else is a miss."""
+    max_age = max(1, settings.VITEC_CACHE_SECONDS)
+    tokens = cache.get_many(list(keys))
+    values = {
+        key: unseal(token, purpose=_SEALED, key=key, max_age=max_age)
+        for key, token in tokens.items()
+    }
+    return {key: value for key, value in values.items() if value is not MISSING}
+
+
+def _cache_write(values: dict[str, object]) -> None:
+    sealed = {key: seal(value, purpose=_SEALED, key=key) for key, value in values.items()}
+    if sealed:
+        cache.set_many(sealed, settings.VITEC_CACHE_SECONDS)
+
+
+def _release_database_connections() -> None:
+    """Close this thread's database connections before waiting on Vitec (Django opens them again
+    at the next query): a burst of slow lookups then holds no idle PostgreSQL connections. Not
+    inside a transaction, which a close would end."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,19 +232,18 @@ def contacts_lookup(
     """
     ids = unique_ids(ids)
     keys = {contact_id: _cache_key(credential, "contact", contact_id) for contact_id in ids}
-    cached = {} if refresh else cache.get_many(list(keys.values()))
+    categories_key = _cache_key(credential, "categories")
+    cached = {} if refresh else _cache_read([*keys.values(), categories_key])
     hits = {contact_id: cached[key] for contact_id, key in keys.items() if key in cached}
     missing = [contact_id for contact_id in ids if contact_id not in hits]
 
-    categories: Categories | None = None
+    categories: Categories | None = cached.get(categories_key)  # type: ignore[assignment]
     categories_error: VitecError | None = None
-    categories_key = _cache_key(credential, "categories")
-    if not refresh:
-        categories = cache.get(categories_key)
 
     fetched = LookupResult()
     if missing or categories is None:
         client = client_for_credential(credential)
+        _release_database_connections()  # the calls below may take seconds
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitec-categories") as pool:
             # Category names are fetched beside the batches, so a cold page waits for one round;
             # in a copy of this context, so that its log lines keep the request id.
@@ -219,13 +259,12 @@ def contacts_lookup(
             if future is not None:
                 try:
                     categories = future.result()
-                    cache.set(categories_key, categories, settings.VITEC_CACHE_SECONDS)
+                    _cache_write({categories_key: categories})
                 except VitecError as exc:
                     categories_error = exc
-        to_store = {keys[c.id]: c for c in fetched.contacts}
+        to_store: dict[str, object] = {keys[c.id]: c for c in fetched.contacts}
         to_store.update({keys[contact_id]: _NOT_FOUND for contact_id in fetched.not_found})
-        if to_store:
-            cache.set_many(to_store, settings.VITEC_CACHE_SECONDS)
+        _cache_write(to_store)
 
     found = {contact_id: value for contact_id, value in hits.items() if value != _NOT_FOUND}
     found.update({c.id: c for c in fetched.contacts})
@@ -589,14 +628,128 @@ def contacts_view(
     )
 
 
+# --- access to personal data: no trace, no data ----------------------------------------------
+#
+# Every way personal data leaves (the list page, a contact's page, a reveal, an export) goes
+# through one of these three. Each records its audit event before it hands anything back, and
+# raises AuditUnavailable (from contacts.audit) when the event cannot be stored: the caller then
+# shows a message and no data.
+
+
+def _filters(query: ContactQuery) -> dict[str, str]:
+    """The filters and sort of a view as the audit trail keeps them."""
+    return {"type": query.type, "category": query.category, "q": query.q, "sort": query.sort}
+
+
+def contacts_page(*, credential: VitecCredential, query: ContactQuery, actor: Actor) -> ContactView:
+    """The current view for the list page, its lookup recorded."""
+    view = contacts_view(credential=credential, query=query)
+    audit_required(
+        action=AuditEvent.Action.LOOKUP,
+        actor=actor,
+        credential=credential,
+        contact_ids=query.ids,
+        row_count=len(view.rows),
+        details={"filters": _filters(query), "page": query.page},
+    )
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class ContactShown:
+    contact: Contact | None  # None: Vitec has no such contact, or its call failed
+    lookup: Lookup
+    revealed: bool  # the full personnummer is shown (asked for, and there is one)
+    has_number: bool  # a Person or DeceasedEstate with a personnummer to reveal
+
+
+def contact_show(
+    *, credential: VitecCredential, contact_id: str, reveal: bool, actor: Actor
+) -> ContactShown:
+    """One contact for its page, the view (or the reveal of the personnummer) recorded."""
+    contact, lookup = contact_get(credential=credential, contact_id=contact_id)
+    has_number = contact is not None and bool(social_security_number(contact))
+    revealed = reveal and has_number
+    audit_required(
+        action=AuditEvent.Action.PERSONNUMMER_REVEAL
+        if revealed
+        else AuditEvent.Action.CONTACT_VIEW,
+        actor=actor,
+        credential=credential,
+        contact_ids=[contact_id],
+        row_count=1 if contact else 0,
+    )
+    return ContactShown(contact=contact, lookup=lookup, revealed=revealed, has_number=has_number)
+
+
+class ExportIncomplete(Exception):
+    """Some contacts of the view could not be fetched: no file, rather than one that lacks rows."""
+
+
+def contacts_export(
+    *,
+    credential: VitecCredential,
+    query: ContactQuery,
+    include_personnummer: bool,
+    actor: Actor,
+) -> Iterator[list[str]]:
+    """The rows of the current view's file (header first, every page), the export recorded.
+
+    Raises ExportIncomplete when a batch failed, AuditUnavailable when the export cannot be
+    recorded; in either case before anything is handed back.
+    """
+    view = contacts_view(credential=credential, query=query)
+    if view.failures:
+        raise ExportIncomplete
+    audit_required(
+        action=AuditEvent.Action.CSV_EXPORT,
+        actor=actor,
+        credential=credential,
+        contact_ids=query.ids,
+        row_count=len(view.rows),  # every row of the view is exported
+        details={"filters": _filters(query), "include_personnummer": include_personnummer},
+    )
+    return contacts_export_rows(view=view, include_personnummer=include_personnummer)
+
+
 # --- CSV export -----------------------------------------------------------------------------------
 
-# A cell starting with one of these may run as a formula in a spreadsheet (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP "CSV injection": a cell whose first character is one of these may run as a formula in a
+# spreadsheet, and so may one that starts with a control character. The full-width and small
+# forms (U+FF1D, U+FF0B, U+FF0D, U+FF20, U+FE66, U+FE62, U+FE63, U+FE6B) count too: spreadsheets
+# read them as the ASCII ones (their NFKC form), and so does the minus sign U+2212.
+_FORMULA_CHARACTERS = frozenset("=+-@\u2212")
+
+
+def _is_formula_character(char: str) -> bool:
+    return char in _FORMULA_CHARACTERS or unicodedata.normalize("NFKC", char) in _FORMULA_CHARACTERS
+
+
+def _is_invisible(char: str) -> bool:
+    """Spaces of every kind, line breaks, control and format characters (zero-width space, BOM)."""
+    return char.isspace() or unicodedata.category(char) in {"Zs", "Zl", "Zp", "Cc", "Cf"}
+
+
+def formula_risk(text: str) -> bool:
+    """Whether a spreadsheet might run the text as a formula.
+
+    True for a text that starts with a control character (tab, CR, LF...), or whose first
+    visible character, after any spaces and invisible characters, starts a formula. A phone
+    number ("+46 70 123 45 67": digits, spaces, dashes and parentheses only) holds no function,
+    reference or command and stays readable.
+    """
+    if not text or _PHONE.match(text):
+        return False
+    if unicodedata.category(text[0]) == "Cc":
+        return True
+    for char in text:
+        if not _is_invisible(char):
+            return _is_formula_character(char)
+    return False
 
 
 def csv_cell(value: object) -> str:
-    """A value as a CSV cell that no spreadsheet will run as a formula."""
+    """A value as a CSV cell that no spreadsheet will run as a formula (a leading `'`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -605,10 +758,7 @@ def csv_cell(value: object) -> str:
         text = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
     else:
         text = str(value)
-    # A phone number like "+46 70 123 45 67" holds no function, reference or command.
-    if text.startswith(_FORMULA_START) and not _PHONE.match(text):
-        return "'" + text
-    return text
+    return "'" + text if formula_risk(text) else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,10 +18,17 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from . import services
-from .audit import audit_record
+from .audit import Actor, AuditUnavailable, control_strip
 from .crypto import CredentialDecryptionError
-from .forms import SESSION_LISTS, ExportForm, LookupForm, ids_reference, query_from_params
-from .models import AuditEvent, VitecCredential
+from .forms import (
+    SESSION_LISTS,
+    ExportForm,
+    LookupForm,
+    explicit_yes,
+    ids_reference,
+    query_from_params,
+)
+from .models import VitecCredential
 
 LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
 
@@ -42,9 +49,11 @@ def _lookup_url(params: dict[str, str]) -> str:
     return reverse("contacts:lookup") + ("?" + urlencode(kept) if kept else "")
 
 
-def _filters(query: services.ContactQuery) -> dict[str, str]:
-    """The filters and sort of a view as the audit trail keeps them."""
-    return {"type": query.type, "category": query.category, "q": query.q, "sort": query.sort}
+def _not_logged_message() -> str:
+    return gettext(
+        "Nothing was shown: the access could not be logged, and personal data is only shown "
+        "when it is. Try again in a while, or tell your administrator if it keeps happening."
+    )
 
 
 @login_required
@@ -70,18 +79,14 @@ def lookup(request: HttpRequest) -> HttpResponse:
     )
     if parsed.query.ids:
         try:
-            view = services.contacts_view(credential=credential, query=parsed.query)
+            view = services.contacts_page(
+                credential=credential, query=parsed.query, actor=Actor.of(request)
+            )
         except CredentialDecryptionError:
             context["error"] = _credential_broken_message()
+        except AuditUnavailable:
+            context["error"] = _not_logged_message()
         else:
-            audit_record(
-                action=AuditEvent.Action.LOOKUP,
-                request=request,
-                credential=credential,
-                contact_ids=parsed.query.ids,
-                row_count=len(view.rows),
-                details={"filters": _filters(parsed.query), "page": parsed.query.page},
-            )
             page = Paginator(view.rows, services.PAGE_SIZE).get_page(parsed.query.page)
             rows = [services.contact_row(c, view.category_names) for c in page.object_list]
             context.update({"view": view, "page": page, "rows": rows})
@@ -175,6 +180,23 @@ def contact_reveal(request: HttpRequest, contact_id: str) -> HttpResponse:
     return response
 
 
+def _back_url(request: HttpRequest, default: str) -> str:
+    """Where "Back to the list" goes: the list page of this site (with its query), else `default`.
+
+    Nothing but the list page: not the export, not another path under /contacts/, not another host.
+    """
+    back = control_strip(request.GET.get("back", ""))
+    parts = urlsplit(back)
+    if (
+        parts.scheme
+        or parts.netloc
+        or parts.path != reverse("contacts:lookup")
+        or not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    ):
+        return default
+    return back
+
+
 def _contact_page(request: HttpRequest, contact_id: str, *, reveal: bool) -> HttpResponse:
     if not services.credentials_for_user(user=request.user).exists():
         return _no_credentials(request)
@@ -182,34 +204,19 @@ def _contact_page(request: HttpRequest, contact_id: str, *, reveal: bool) -> Htt
     if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
         context = {"credential": credential, "contact_id": contact_id, "back": _lookup_url({})}
         return render(request, "contacts/detail.html", context, status=404)
-    back = request.GET.get("back", "")
-    if not back.startswith(reverse("contacts:lookup")) or not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}
-    ):
-        back = _lookup_url({"credential": str(credential.pk), "ids": contact_id})
+    back = _back_url(request, _lookup_url({"credential": str(credential.pk), "ids": contact_id}))
     context = {"credential": credential, "back": back, "contact_id": contact_id}
     try:
-        contact, lookup = services.contact_get(credential=credential, contact_id=contact_id)
+        shown = services.contact_show(
+            credential=credential, contact_id=contact_id, reveal=reveal, actor=Actor.of(request)
+        )
     except CredentialDecryptionError:
         context["error"] = _credential_broken_message()
         return render(request, "contacts/detail.html", context)
-    failed = lookup.result.failed
-    # Only a Person or DeceasedEstate with a number has a personnummer to reveal.
-    has_number = contact is not None and bool(services.social_security_number(contact))
-    revealed = reveal and has_number
-    action = AuditEvent.Action.PERSONNUMMER_REVEAL if revealed else AuditEvent.Action.CONTACT_VIEW
-    event = audit_record(
-        action=action,
-        request=request,
-        credential=credential,
-        contact_ids=[contact_id],
-        row_count=1 if contact else 0,
-    )
-    if revealed and event is None:  # a reveal that leaves no trace is not allowed
-        revealed = False
-        context["error"] = gettext(
-            "The personnummer was not shown: the access could not be logged. Try again."
-        )
+    except AuditUnavailable:
+        context["error"] = _not_logged_message()
+        return render(request, "contacts/detail.html", context, status=503)
+    contact, failed = shown.contact, shown.lookup.result.failed
     if contact is None and not failed:
         return render(request, "contacts/detail.html", context, status=404)
     reveal_query = urlencode({"credential": credential.pk, "back": back})
@@ -217,13 +224,15 @@ def _contact_page(request: HttpRequest, contact_id: str, *, reveal: bool) -> Htt
         {
             "contact": contact,
             "failure": failed[0].error if failed else None,
-            "row": services.contact_row(contact, services.category_names(lookup), reveal=revealed)
+            "row": services.contact_row(
+                contact, services.category_names(shown.lookup), reveal=shown.revealed
+            )
             if contact
             else None,
             "phones": services.contact_phones(contact) if contact else [],
-            "revealed": revealed,
+            "revealed": shown.revealed,
             "reveal_url": reverse("contacts:reveal", args=[contact_id]) + "?" + reveal_query
-            if has_number and not revealed
+            if shown.has_number and not shown.revealed
             else "",
         }
     )
@@ -238,23 +247,44 @@ class _Echo:
 
 
 @login_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def export_csv(request: HttpRequest) -> HttpResponse:
+    """The current view as a CSV file, every page of it.
+
+    A GET (a link, a bookmark) never carries personnummer: a file with them comes only from the
+    page's download form, a POST with its CSRF token, so no crafted link can make one in a
+    broker's name.
+    """
     credentials = services.credentials_for_user(user=request.user)
     if not credentials.exists():
         return _no_credentials(request)
-    credential = _credential_or_404(request, request.GET.get("credential") or None)
-    parsed = query_from_params(request.GET, request.session)
+    params = request.POST if request.method == "POST" else request.GET
+    credential = _credential_or_404(request, params.get("credential") or None)
+    parsed = query_from_params(params, request.session)
     if not parsed.query.ids:
         return redirect(_lookup_url({"credential": str(credential.pk)}))
-    options = ExportForm(request.GET)
-    page_url = _lookup_url({key: request.GET.get(key, "") for key in LIST_PARAMS})
+    options = ExportForm(params)
+    page_url = _lookup_url({key: params.get(key, "") for key in LIST_PARAMS})
+    if request.method == "GET" and explicit_yes(params.get("include_personnummer")):
+        messages.error(
+            request,
+            gettext(
+                "A file with personnummer is only made from the download form on this page. "
+                "Tick “Include personnummer” and download it there."
+            ),
+        )
+        return redirect(page_url)
     try:
-        view = services.contacts_view(credential=credential, query=parsed.query)
+        rows = services.contacts_export(
+            credential=credential,
+            query=parsed.query,
+            include_personnummer=options.personnummer,
+            actor=Actor.of(request),
+        )
     except CredentialDecryptionError:
         messages.error(request, _credential_broken_message())
         return redirect(page_url)
-    if view.failures:  # an export that silently lacks rows would be worse than none
+    except services.ExportIncomplete:  # an export that silently lacks rows would be worse
         messages.error(
             request,
             gettext(
@@ -263,19 +293,10 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             ),
         )
         return redirect(page_url)
-    audit_record(
-        action=AuditEvent.Action.CSV_EXPORT,
-        request=request,
-        credential=credential,
-        contact_ids=parsed.query.ids,
-        row_count=len(view.rows),  # every row of the view is exported
-        details={
-            "filters": _filters(parsed.query),
-            "include_personnummer": options.personnummer,
-        },
-    )
+    except AuditUnavailable:
+        messages.error(request, gettext("The CSV was not made.") + " " + _not_logged_message())
+        return redirect(page_url)
     writer = csv.writer(_Echo(), delimiter=options.delimiter_char, lineterminator="\r\n")
-    rows = services.contacts_export_rows(view=view, include_personnummer=options.personnummer)
 
     def stream():
         yield "\ufeff"  # BOM: Excel then reads the file as UTF-8

@@ -146,12 +146,21 @@ _GUNICORN_RESPONSE_ID = "{x-request-id}o"
 
 
 class RequestIdFilter(logging.Filter):
-    """Sets `request_id` on every record: the id of the request it was logged in, or "-"."""
+    """Sets `request_id` on every record: the id of the request it was logged in, or "-".
+
+    Django logs "Not Found: /path" (django.request) after the middleware has returned and the
+    context has been reset; that record carries the request itself as `record.request`, and
+    RequestIdMiddleware left the id on it.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None):
             return True
         request_id = request_id_var.get()
+        if request_id == "-":
+            # Not every `request` extra is an HttpRequest (runserver's is a socket): a str only.
+            given = getattr(getattr(record, "request", None), "request_id", None)
+            request_id = given if isinstance(given, str) and given else "-"
         if request_id == "-" and isinstance(record.args, Mapping):
             request_id = str(record.args.get(_GUNICORN_RESPONSE_ID) or "-")
         record.request_id = request_id

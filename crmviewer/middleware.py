@@ -1,4 +1,5 @@
-"""Middleware of crmviewer: nothing a logged-in user sees is cached; every request gets an id."""
+"""Middleware of crmviewer: nothing a logged-in user sees is cached; every request gets an id;
+parameters with control characters are refused."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.encoding import escape_uri_path
 from django.utils.functional import empty
+from django.utils.translation import gettext
 
 from crmviewer.logging import request_id_var
 
@@ -49,6 +53,19 @@ def _forbids_storing(response: HttpResponse) -> bool:
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 request_logger = logging.getLogger("crmviewer.request")
 
+# The request being handled in this thread (or task), None outside a request: for code that has
+# no request passed to it but must name who acted, such as the audit of a cascading delete.
+current_request_var: ContextVar[HttpRequest | None] = ContextVar("current_request", default=None)
+
+# Routes whose path holds a secret or names an account (a password reset link: the user's id in
+# base64 and a token that sets a new password): their log line carries the route, not the path.
+_SECRET_PATH_URL_NAMES = frozenset({"password_reset_confirm"})
+
+
+def current_request() -> HttpRequest | None:
+    """The request RequestIdMiddleware is handling in this context, or None."""
+    return current_request_var.get()
+
 
 class RequestIdMiddleware:
     """Gives every request an id, puts it on every log record and on the response, and logs the
@@ -70,6 +87,7 @@ class RequestIdMiddleware:
         request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         request.request_id = request_id
         token = request_id_var.set(request_id)  # the thread is reused: reset below
+        request_token = current_request_var.set(request)
         started = time.monotonic()
         try:
             response = self.get_response(request)
@@ -78,11 +96,14 @@ class RequestIdMiddleware:
             _log_request(request, response, duration_ms)
             return response
         finally:
+            current_request_var.reset(request_token)
             request_id_var.reset(token)
 
 
 def _log_request(request: HttpRequest, response: HttpResponse, duration_ms: float) -> None:
     path = escape_uri_path(request.path)  # percent-encoded again: no line break gets into a log
+    if _url_name(request) in _SECRET_PATH_URL_NAMES:
+        path = "/" + request.resolver_match.route  # e.g. /accounts/reset/<uidb64>/<token>/
     user_id = _user_id(request)
     # A load balancer's probe every few seconds would drown the lines that matter.
     quiet = response.status_code == 200 and _url_name(request) == "healthz"
@@ -119,3 +140,43 @@ def _user_id(request: HttpRequest) -> int | None:
 def _url_name(request: HttpRequest) -> str | None:
     match = getattr(request, "resolver_match", None)
     return match.url_name if match is not None else None
+
+
+# Control characters no form field or link of this site ever holds: C0 but tab, LF and CR, and DEL.
+# PostgreSQL refuses NUL in text and jsonb, a log or terminal misreads the rest.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class RefuseControlCharactersMiddleware:
+    """400, with a page that says why, for a request whose query string or form holds a control
+    character in a name or a value, before any view (the admin's included) uses it or records it.
+
+    Tab, LF and CR stay allowed: a pasted list of ids holds them. Views strip what is left (C1
+    characters, and tabs and line breaks in one-line fields) themselves (contacts/forms.py).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _holds_control_characters(request):
+            message = gettext(
+                "The request was refused: it holds control characters (such as NUL), which no "
+                "field or link of this site uses. Remove them and try again."
+            )
+            return render(request, "bad_request.html", {"message": message}, status=400)
+        return self.get_response(request)
+
+
+def _holds_control_characters(request: HttpRequest) -> bool:
+    sources = [request.GET]
+    if request.method == "POST" and request.content_type in {
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    }:
+        sources.append(request.POST)
+    return any(
+        _CONTROL.search(key) or any(_CONTROL.search(value) for value in values)
+        for source in sources
+        for key, values in source.lists()
+    )

@@ -1,4 +1,5 @@
-"""Settings for crmviewer, read only from the environment (and an optional .env file).
+"""Settings for crmviewer, read only from the environment (and an optional .env file: the project
+folder's, or the one CRMVIEWER_ENV_FILE names; the environment wins over it).
 
 Local defaults (SQLite file, local-memory cache, a throwaway secret) apply only when DEBUG is on.
 With DEBUG off, a missing SECRET_KEY or CREDENTIAL_KEYS stops start-up with a clear message.
@@ -11,11 +12,14 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from crmviewer.dotenv import load_dotenv
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# The .env file (or CRMVIEWER_ENV_FILE): its values replace the ones an earlier read of it set,
+# so a gunicorn reload picks up its changes; the real environment wins over it.
+load_dotenv(BASE_DIR / ".env")
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -77,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "crmviewer.middleware.NoStoreForAuthenticatedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view reads a parameter; after the user and messages, for its page.
+    "crmviewer.middleware.RefuseControlCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
@@ -108,6 +114,10 @@ else:
     # No silent fallback in production: a missing DATABASE_URL is an error from django-environ.
     DATABASES = {"default": env.db("DATABASE_URL")}
     CACHES = {"default": env.cache("CACHE_URL")}
+# Redis through crmviewer.cache: an unreachable Redis is a cache miss (logged once), never a 500;
+# short socket timeouts; plain data only. The same OPTIONS as Django's RedisCache, and more.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "crmviewer.cache.ResilientRedisCache"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -132,9 +142,10 @@ AXES_VERBOSE = False  # failures are still logged; no banner on every manage.py 
 # Sessions end after SESSION_IDLE_MINUTES without a request (every request renews the expiry),
 # and when the browser closes.
 SESSION_COOKIE_AGE = 60 * env.int("SESSION_IDLE_MINUTES", default=30)
-# Sessions live in the database, cached (CACHE_URL): every app server behind a load balancer
-# sees every session, and none is lost when the cache restarts.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database, with a sealed copy in the cache (CACHE_URL) under an HMAC of the
+# session key: every app server behind a load balancer sees every session, none is lost when the
+# cache restarts, and the site keeps working while it is down (crmviewer/sessions.py).
+SESSION_ENGINE = "crmviewer.sessions"
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -219,6 +230,40 @@ VITEC_BREAKER_SECONDS = env.float("VITEC_BREAKER_SECONDS", default=30.0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contacts:lookup"
 LOGOUT_REDIRECT_URL = "login"
+
+# E-mail, for password reset links: EMAIL_URL in django-environ's form, e.g.
+# smtp+tls://user:password@mail.example.com:587 (smtp://, smtp+ssl://, consolemail://, ...).
+# Without it crmviewer sends no mail and does not serve the password reset pages (404, see
+# crmviewer/accounts.py). Django 6.1 takes mail settings as MAILERS (the EMAIL_* settings that
+# django-environ fills are deprecated), so the parsed URL becomes the default mailer.
+
+
+def _mailer(config: dict) -> dict:
+    backend = config["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {
+            "host": config["EMAIL_HOST"],
+            "port": config["EMAIL_PORT"],
+            "username": config["EMAIL_HOST_USER"],
+            "password": config["EMAIL_HOST_PASSWORD"],
+            "use_tls": config.get("EMAIL_USE_TLS", False),
+            "use_ssl": config.get("EMAIL_USE_SSL", False),
+            "timeout": 10,  # seconds: a mail server that does not answer must not hold a page
+        }
+    elif backend == "django.core.mail.backends.filebased.EmailBackend":
+        options = {"file_path": config["EMAIL_FILE_PATH"]}
+    else:  # console, locmem, dummy: no options
+        options = {}
+    return {
+        "BACKEND": backend,
+        "OPTIONS": {key: value for key, value in options.items() if value is not None},
+    }
+
+
+PASSWORD_RESET_ENABLED = bool(env.str("EMAIL_URL", default=""))
+if PASSWORD_RESET_ENABLED:
+    MAILERS = {"default": _mailer(env.email_url("EMAIL_URL"))}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crmviewer@localhost")
 
 # Log lines go to standard output: one JSON object per line (time, level, logger, message,
 # request_id and a record's extra fields) by default with DEBUG off, plain text with DEBUG on.

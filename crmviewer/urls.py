@@ -11,7 +11,8 @@ from crmviewer.health import healthz
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="contacts:lookup", permanent=False)),
     path("contacts/", include("contacts.urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Django's auth routes; password reset only with e-mail configured, throttled.
+    path("accounts/", include("crmviewer.accounts")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),  # for load balancers: no login, no session

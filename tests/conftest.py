@@ -9,8 +9,8 @@ import pytest
 from contacts.vitec.client import RetryPolicy, VitecClient
 from contacts.vitec.sandbox import SandboxConfig, SandboxServer
 
-# Fixtures of the dashboard tests (services, views, CSV), shared by name.
-pytest_plugins = ["tests.dashboard_fixtures"]
+# Fixtures shared by name: the dashboard tests' (services, views, CSV), and a Redis of a test's own.
+pytest_plugins = ["tests.dashboard_fixtures", "tests.redis_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import ERROR, SUCCESS, get_messages
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import VitecCredential
+from contacts.models import AuditEvent, VitecCredential
 from tests.dashboard_fixtures import credential_form
 
 pytestmark = pytest.mark.django_db
@@ -442,3 +442,296 @@ def test_the_test_connection_url_of_a_missing_credential_redirects(admin_client,
 
     assert response.status_code == 302
     assert vitec.stats.requests == []
+
+
+# --- no list filter reaches a secret --------------------------------------------------------------
+
+
+AUDIT_CHANGELIST = reverse("admin:contacts_auditevent_changelist")
+USER_CHANGELIST = reverse("admin:auth_user_changelist")
+
+
+@pytest.fixture
+def viewer(client, django_user_model):
+    """A staff user who may only view credentials, audit events and users; logged in."""
+    user = django_user_model.objects.create_user(username="viewer", is_staff=True)
+    for codename in ("view_viteccredential", "view_auditevent", "view_user"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+    return user
+
+
+def _probes(credential: VitecCredential) -> dict[str, tuple[str, str, str]]:
+    """Filters that would read a secret a prefix at a time: (changelist, lookup, real prefix)."""
+    token = stored_token(credential.pk)
+    password_hash = credential.user.password
+    return {
+        "credential token": (CHANGELIST, "password_encrypted__startswith", token[:12]),
+        "credential token, transformed": (CHANGELIST, "password_encrypted__lower__startswith", ""),
+        "owner's password hash": (CHANGELIST, "user__password__startswith", password_hash[:4]),
+        "audit: credential token": (
+            AUDIT_CHANGELIST,
+            "credential__password_encrypted__startswith",
+            token[:12],
+        ),
+        "audit: user's password hash": (
+            AUDIT_CHANGELIST,
+            "user__password__startswith",
+            password_hash[:4],
+        ),
+        "user's password hash": (USER_CHANGELIST, "password__startswith", password_hash[:4]),
+        "user's credential token": (
+            USER_CHANGELIST,
+            "vitec_credentials__password_encrypted__startswith",
+            token[:12],
+        ),
+    }
+
+
+PROBES = [
+    "credential token",
+    "credential token, transformed",
+    "owner's password hash",
+    "audit: credential token",
+    "audit: user's password hash",
+    "user's password hash",
+    "user's credential token",
+]
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_a_view_only_staff_user_cannot_filter_by_a_secret(client, viewer, anna, probe):
+    credential = make_credential(anna, label="Annas kontor")
+    # An event that names the credential and its owner: a filter that worked would list it.
+    event = AuditEvent.objects.create(
+        action=AuditEvent.Action.CREDENTIAL_CREATED, user=anna, credential=credential
+    )
+    url, lookup, prefix = _probes(credential)[probe]
+    token = credential.password_encrypted
+
+    response = client.get(url, {lookup: prefix})
+
+    assert response.status_code == 400  # Django's answer to a disallowed lookup, not a list
+    page = response.content.decode()
+    assert "Annas kontor" not in page and "anna" not in page
+    assert token not in page and anna.password not in page
+    assert AuditEvent.objects.filter(pk=event.pk).exists()  # the 400 is not an empty list
+
+
+def test_ordinary_filters_still_work(client, viewer, anna, django_user_model):
+    make_credential(anna, label="Annas kontor")
+    make_credential(
+        django_user_model.objects.create_user(username="bertil"), label="Bertils kontor"
+    )
+
+    by_user = client.get(CHANGELIST, {"user__id__exact": anna.pk})
+    by_active = client.get(CHANGELIST, {"is_active__exact": "1"})
+    users = client.get(USER_CHANGELIST, {"is_staff__exact": "0"})
+
+    assert [by_user.status_code, by_active.status_code, users.status_code] == [200, 200, 200]
+    assert "Annas kontor" in by_user.content.decode()
+    assert "Bertils kontor" not in by_user.content.decode()
+    assert "Bertils kontor" in by_active.content.decode()
+    assert "bertil" in users.content.decode()
+
+
+def test_searching_and_sorting_cannot_reach_a_secret(client, viewer, anna, django_user_model):
+    """Regression guard (this held before the lookup fix too): `?q=` searches only
+    search_fields and `?o=` takes only column numbers, and no admin names a secret in either."""
+    from django.contrib import admin as django_admin
+
+    from contacts.admin import lookup_reaches_secret
+
+    for model, model_admin in django_admin.site._registry.items():
+        request = RequestFactory().get("/")
+        request.user = viewer
+        names = [
+            *model_admin.get_search_fields(request),
+            *(n for n in model_admin.get_list_display(request) if isinstance(n, str)),
+            *(f for f in model_admin.get_list_filter(request) if isinstance(f, str)),
+            *(o.lstrip("-") for o in model_admin.get_ordering(request) if isinstance(o, str)),
+            *(s for s in model_admin.get_sortable_by(request) if isinstance(s, str)),
+        ]
+        assert not [n for n in names if lookup_reaches_secret(model, n)], model
+    first = make_credential(anna, customer_id="M1001", label="Första")
+    second = make_credential(anna, customer_id="M1002", label="Andra")
+
+    searched = client.get(CHANGELIST, {"q": stored_token(first.pk)[:12]})
+    ordered = [
+        client.get(CHANGELIST, {"o": order}).content.decode()
+        for order in ("password_encrypted", "-password_encrypted")
+    ]
+
+    assert searched.status_code == 200 and "Första" not in searched.content.decode()
+    # Sorted by the token, one of the two orders would be the other reversed.
+    first_is_first = [page.index("Första") < page.index("Andra") for page in ordered]
+    assert first_is_first[0] == first_is_first[1]
+    assert second.pk
+
+
+@pytest.mark.parametrize(
+    ("lookup", "secret"),
+    [
+        ("password_encrypted", True),
+        ("password_encrypted__startswith", True),
+        ("password_encrypted__lower__startswith", True),
+        ("user__password__startswith", True),
+        ("user__vitec_credentials__password_encrypted", True),
+        ("audit_events__user__password", True),
+        ("label__startswith", False),
+        ("user__username__startswith", False),
+        ("user__id__exact", False),
+        ("no_such_field", False),
+    ],
+)
+def test_which_lookups_reach_a_secret(lookup, secret):
+    from contacts.admin import lookup_reaches_secret
+
+    assert lookup_reaches_secret(VitecCredential, lookup) is secret
+
+
+# --- every deleted credential is recorded, once, whoever deletes it -------------------------------
+
+
+def deleted_events() -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(action=AuditEvent.Action.CREDENTIAL_DELETED).order_by("pk")
+    )
+
+
+@pytest.fixture
+def annas_two(anna) -> list[VitecCredential]:
+    return [
+        make_credential(anna, customer_id="M1001", label="Solna"),
+        make_credential(anna, customer_id="M1002", label="Sundbyberg"),
+    ]
+
+
+def test_deleting_a_user_in_the_admin_records_each_credential_once(
+    admin_client, admin_user, anna, annas_two
+):
+    url = reverse("admin:auth_user_delete", args=[anna.pk])
+
+    response = admin_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not VitecCredential.objects.exists()
+    events = deleted_events()
+    assert [(e.customer_id, e.details["label"]) for e in events] == [
+        ("M1001", "Solna"),
+        ("M1002", "Sundbyberg"),
+    ]
+    for event in events:
+        assert (event.user, event.username, event.ip_address) == (
+            admin_user,
+            admin_user.username,
+            "127.0.0.1",
+        )
+        assert event.credential is None  # the row is gone; its customer id stays
+        assert event.details["owner"] == "anna"
+        assert event.details["deleted_with"] == "auth.user"
+
+
+def test_deleting_users_with_the_admins_bulk_action_records_each_credential_once(
+    admin_client, admin_user, anna, annas_two, django_user_model
+):
+    bertil = django_user_model.objects.create_user(username="bertil")
+    make_credential(bertil, customer_id="M1001", label="Bertils")
+
+    admin_client.post(
+        USER_CHANGELIST,
+        {"action": "delete_selected", "_selected_action": [anna.pk, bertil.pk], "post": "yes"},
+    )
+
+    events = deleted_events()
+    assert sorted((e.details["owner"], e.customer_id) for e in events) == [
+        ("anna", "M1001"),
+        ("anna", "M1002"),
+        ("bertil", "M1001"),
+    ]
+    assert {e.user for e in events} == {admin_user}
+
+
+@pytest.mark.parametrize(
+    "delete",
+    [
+        lambda user: user.delete(),
+        lambda user: type(user).objects.filter(pk=user.pk).delete(),
+    ],
+    ids=["user.delete()", "User.objects.filter().delete()"],
+)
+def test_deleting_a_user_outside_a_request_records_each_credential_once(anna, annas_two, delete):
+    delete(anna)
+
+    events = deleted_events()
+    assert [(e.customer_id, e.details["owner"]) for e in events] == [
+        ("M1001", "anna"),
+        ("M1002", "anna"),
+    ]
+    for event in events:
+        assert (event.user, event.username, event.ip_address) == (None, "", None)  # no actor
+        assert event.details["deleted_with"] == "auth.user"
+
+
+def test_deleting_credentials_in_the_shell_records_each_once(anna, annas_two):
+    annas_two[0].delete()
+    VitecCredential.objects.all().delete()
+
+    events = deleted_events()
+    assert [(e.customer_id, e.details["owner"], e.user) for e in events] == [
+        ("M1001", "anna", None),
+        ("M1002", "anna", None),
+    ]
+    assert all("deleted_with" not in e.details for e in events)
+
+
+@pytest.mark.parametrize("how", ["delete page", "bulk action"])
+def test_deleting_a_credential_in_the_admin_records_it_once(
+    admin_client, admin_user, anna, annas_two, how
+):
+    solna = annas_two[0]
+    if how == "delete page":
+        admin_client.post(
+            reverse("admin:contacts_viteccredential_delete", args=[solna.pk]), {"post": "yes"}
+        )
+    else:
+        admin_client.post(
+            CHANGELIST,
+            {"action": "delete_selected", "_selected_action": [solna.pk], "post": "yes"},
+        )
+
+    [event] = deleted_events()
+    assert (event.customer_id, event.user, event.details["owner"]) == ("M1001", admin_user, "anna")
+    assert "deleted_with" not in event.details
+
+
+# --- moving a credential to another user ----------------------------------------------------------
+
+
+def test_moving_a_credential_to_another_user_records_both_owners(
+    admin_client, admin_user, anna, django_user_model
+):
+    bertil = django_user_model.objects.create_user(username="bertil")
+    credential = make_credential(anna, label="Kontoret")
+
+    response = admin_client.post(change_url(credential), form_data(bertil, password=""))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    credential.refresh_from_db()
+    assert credential.user == bertil
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.CREDENTIAL_CHANGED)
+    assert event.details == {
+        "changed_fields": ["user"],
+        "owner": "bertil",
+        "previous_owner": "anna",
+    }
+    assert event.user == admin_user
+
+
+def test_a_change_that_keeps_the_owner_names_one_owner(admin_client, anna):
+    credential = make_credential(anna, label="Kontoret")
+
+    admin_client.post(change_url(credential), form_data(anna, label="Nytt namn", password=""))
+
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.CREDENTIAL_CHANGED)
+    assert event.details == {"changed_fields": ["label"], "owner": "anna"}

@@ -6,6 +6,7 @@ serving the application over real HTTP.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import logging
@@ -69,31 +70,62 @@ def _cache_class():
     return type(caches["default"])
 
 
-BREAKAGES = {
-    "database down": (
-        "database",
-        lambda mp: mp.setattr(type(connections["default"]), "cursor", _fail),
-    ),
-    "cache refuses to store": ("cache", lambda mp: mp.setattr(_cache_class(), "set", _fail)),
-    "cache refuses to read": ("cache", lambda mp: mp.setattr(_cache_class(), "get", _fail)),
-    "cache forgets": ("cache", lambda mp: mp.setattr(_cache_class(), "get", lambda *a, **k: None)),
+def _database_down(mp):
+    mp.setattr(type(connections["default"]), "cursor", _fail)
+
+
+CACHE_BREAKAGES = {
+    "cache refuses to store": lambda mp: mp.setattr(_cache_class(), "set", _fail),
+    "cache refuses to read": lambda mp: mp.setattr(_cache_class(), "get", _fail),
+    "cache forgets": lambda mp: mp.setattr(_cache_class(), "get", lambda *a, **k: None),
 }
+# The database is needed for every page: without it, 503 (take this server out of the pool).
+BREAKAGES = {
+    "database down": (_database_down, {"database": "error", "cache": "ok"}),
+    "database and cache down": (
+        lambda mp: (_database_down(mp), CACHE_BREAKAGES["cache refuses to read"](mp)),
+        {"database": "error", "cache": "degraded"},
+    ),
+}
+
+
+def assert_a_status_only(response) -> None:
+    assert response["Cache-Control"] == "no-store"
+    assert not response.cookies
+    body = response.content.decode()
+    assert "Traceback" not in body and "hemligt" not in body  # a status, never the error
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("breakage", list(BREAKAGES))
 def test_healthz_is_503_naming_the_part_that_failed(client, monkeypatch, caplog, breakage):
-    part, breaks = BREAKAGES[breakage]
+    breaks, parts = BREAKAGES[breakage]
     breaks(monkeypatch)
     response = client.get(HEALTHZ)
     assert response.status_code == 503
-    assert response.json() == {**HEALTHY, "status": "error", part: "error"}
-    assert response["Cache-Control"] == "no-store"
-    assert not response.cookies
-    body = response.content.decode()
-    assert "Traceback" not in body and "hemligt" not in body  # a status, never the error
+    assert response.json() == {"status": "error", **parts}
+    assert_a_status_only(response)
     assert any(
-        record.levelno == logging.ERROR and part in record.getMessage() for record in caplog.records
+        record.levelno == logging.ERROR and "database" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("breakage", list(CACHE_BREAKAGES))
+def test_healthz_says_degraded_with_200_when_only_the_cache_fails(
+    client, monkeypatch, caplog, breakage
+):
+    """Pages work without the cache (tests/test_cache_outage.py): a load balancer must keep
+    sending brokers to this server, so 200, with the cache named as degraded."""
+    CACHE_BREAKAGES[breakage](monkeypatch)
+    response = client.get(HEALTHZ)
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "degraded"}
+    assert_a_status_only(response)
+    assert any(
+        record.levelno == logging.WARNING and "cache" in record.getMessage()
+        for record in caplog.records
     )
 
 
@@ -324,7 +356,8 @@ DEPLOYMENT_SETTINGS = (
     "s.LOGGING['handlers']['console']['formatter'], s.STORAGES['staticfiles']['BACKEND'], "
     "s.MIDDLEWARE[:3])"
 )
-SESSIONS_IN_DB_AND_CACHE = "django.contrib.sessions.backends.cached_db"
+# In the database, with a sealed copy in the cache the site can do without (crmviewer/sessions.py).
+SESSIONS_IN_DB_AND_CACHE = "crmviewer.sessions"
 FIRST_MIDDLEWARE = [
     "crmviewer.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -486,21 +519,11 @@ def test_collectstatic_writes_hashed_and_compressed_files(production_env):
     assert hashed_name(production_env, "admin/css/base.css").startswith("admin/css/base.")
 
 
-@pytest.fixture(scope="module")
-def gunicorn(production_env, tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """gunicorn started as in production (`gunicorn -c gunicorn.conf.py`) on a free loopback
-    port: its base URL and the file its standard output goes to."""
-    port = _free_port()
-    env = {
-        **production_env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "2",
-    }
-    logs = tmp_path_factory.mktemp("gunicorn")
-    output, errors = logs / "stdout", logs / "stderr"
-    base_url = f"http://127.0.0.1:{port}"
-    with output.open("w") as stdout, errors.open("w") as stderr:
+@contextlib.contextmanager
+def running_gunicorn(env: dict[str, str], stdout, errors: Path) -> Iterator[tuple]:
+    """`gunicorn -c gunicorn.conf.py` with `env`, standard error to the file `errors`: its
+    process and base URL once /healthz answers; stopped (terminated, killed if need be) after."""
+    with errors.open("w") as stderr:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
             cwd=ROOT,
@@ -508,6 +531,7 @@ def gunicorn(production_env, tmp_path_factory) -> Iterator[tuple[str, Path]]:
             stdout=stdout,
             stderr=stderr,
         )
+    base_url = f"http://{env['GUNICORN_BIND']}"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -517,8 +541,8 @@ def gunicorn(production_env, tmp_path_factory) -> Iterator[tuple[str, Path]]:
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline, "gunicorn did not start in 30 s"
-                time.sleep(0.2)
-        yield base_url, output
+                time.sleep(0.1)
+        yield server, base_url
     finally:
         server.terminate()
         try:
@@ -526,6 +550,22 @@ def gunicorn(production_env, tmp_path_factory) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def gunicorn(production_env, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """gunicorn started as in production (`gunicorn -c gunicorn.conf.py`) on a free loopback
+    port: its base URL and the file its standard output goes to."""
+    env = {
+        **production_env,
+        "GUNICORN_BIND": f"127.0.0.1:{_free_port()}",
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "2",
+    }
+    logs = tmp_path_factory.mktemp("gunicorn")
+    output = logs / "stdout"
+    with output.open("w") as stdout, running_gunicorn(env, stdout, logs / "stderr") as started:
+        yield started[1], output
 
 
 @pytest.fixture

@@ -749,3 +749,19 @@ def test_the_configured_error_report_filter_is_ours():
     reporter_filter = get_default_exception_reporter_filter()
     assert type(reporter_filter).__name__ == "RedactingExceptionReporterFilter"
     assert isinstance(reporter_filter, SafeExceptionReporterFilter)
+
+
+# --- the request id on Django's own "Not Found" line ----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_not_found_line_carries_the_request_id(console_output):
+    """Django logs "Not Found" after the middleware returned (and reset the request id)."""
+    response = Client().get("/no-such-page/", headers={"X-Request-ID": "lost-404"})
+
+    assert response.status_code == 404
+    lines = console_output.getvalue().splitlines()
+    [not_found] = [line for line in lines if "Not Found: /no-such-page/" in line]
+    assert " WARNING django.request [lost-404] Not Found: /no-such-page/" in not_found
+    [request_line] = [line for line in lines if " crmviewer.request " in line]
+    assert "[lost-404] GET /no-such-page/ 404 " in request_line

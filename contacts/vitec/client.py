@@ -26,7 +26,7 @@ from defusedxml.common import DefusedXmlException
 
 import crmviewer
 
-from .breaker import CircuitBreaker
+from .breaker import CircuitBreaker, Store
 from .errors import (
     BadResponseError,
     FailedRequest,
@@ -235,19 +235,28 @@ class VitecClient:
         self.session.mount("https://", adapter)
 
     @classmethod
-    def from_settings(cls, *, username: str, password: str, **overrides: Any) -> VitecClient:
-        """A client configured from Django settings (VITEC_*), with optional overrides."""
+    def from_settings(
+        cls,
+        *,
+        username: str,
+        password: str,
+        breaker_store: Store | None = None,
+        **overrides: Any,
+    ) -> VitecClient:
+        """A client configured from Django settings (VITEC_*), with optional overrides.
+
+        `breaker_store` keeps the circuit breaker's state: the app passes one that every app
+        server shares (contacts/services.py); without it the state is this process's own.
+        """
         from django.conf import settings
-        from django.core.cache import cache
 
         options: dict[str, Any] = {
             "base_url": settings.VITEC_BASE_URL,
             "timeout": settings.VITEC_TIMEOUT,
             "max_concurrency": settings.VITEC_MAX_CONCURRENCY,
             "retry": RetryPolicy(max_retries=settings.VITEC_MAX_RETRIES),
-            # Shared through the cache, so every app server fails fast together.
             "breaker": CircuitBreaker(
-                store=cache,
+                store=breaker_store,
                 threshold=settings.VITEC_BREAKER_FAILURES,
                 cooldown=settings.VITEC_BREAKER_SECONDS,
                 prefix="crmviewer:v1:vitec-breaker",

@@ -1,0 +1,74 @@
+"""A lookup that waits on Vitec holds no database connection meanwhile.
+
+Otherwise every page waiting on a slow Vitec keeps one PostgreSQL connection open and idle, and a
+burst of slow lookups (workers x threads of every app server) can use up PostgreSQL's
+max_connections, failing every other page too. Checked in pg_stat_activity, over real HTTP
+(live_server), while the sandbox holds its answer back; PostgreSQL only (CI's second pass).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+from django.db import connection
+from django.test import Client
+
+from tests.dashboard_fixtures import escaped, ids_range
+
+pytestmark = pytest.mark.integration
+
+LATENCY_MS = 1000
+IDLE_CONNECTIONS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() AND state LIKE 'idle%'"
+)
+
+
+def idle_connections() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(IDLE_CONNECTIONS)
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # the live server's thread sees what the test wrote
+def test_a_lookup_waiting_on_vitec_holds_no_idle_database_connection(
+    live_server, broker, credential, vitec, reference
+):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "pg_stat_activity is PostgreSQL's: run with DATABASE_URL=postgres://... "
+            "(CI's second pass does)"
+        )
+    logged_in = Client()
+    logged_in.force_login(broker)
+    http = requests.Session()
+    http.cookies.set("sessionid", logged_in.cookies["sessionid"].value)
+    ids = ids_range(1, 3)
+    vitec.configure(latency_ms=LATENCY_MS)
+    answers: list[requests.Response] = []
+    lookup = threading.Thread(
+        target=lambda: answers.append(
+            http.get(
+                f"{live_server.url}/contacts/",
+                params={"credential": credential.pk, "ids": ",".join(ids)},
+                timeout=30,
+            )
+        )
+    )
+
+    lookup.start()
+    samples = []  # idle connections of this test database while Vitec has not answered yet
+    while lookup.is_alive():
+        if vitec.stats.in_flight:
+            samples.append(idle_connections())
+        time.sleep(0.02)
+    lookup.join()
+
+    [answer] = answers
+    assert answer.status_code == 200
+    assert escaped(reference[ids[0]].display_name) in answer.text
+    assert len(samples) >= 10, "too few samples while the lookup waited on Vitec"
+    assert samples == [0] * len(samples), f"idle connections while waiting on Vitec: {samples}"
