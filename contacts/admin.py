@@ -17,7 +17,6 @@ from django.db.models import Model
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -26,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
-from .audit import audit_record
+from .audit import Actor
 from .forms_admin import PASSWORD_FIELD, VitecCredentialAdminForm
 from .models import AuditEvent, VitecCredential
 
@@ -171,15 +170,13 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
                 .values_list(f"user__{User.USERNAME_FIELD}", flat=True)
                 .first()
             )
-        super().save_model(request, obj, form, change)
-        # Field names only: "password" says it was set, never what to.
-        action = (
-            AuditEvent.Action.CREDENTIAL_CHANGED if change else AuditEvent.Action.CREDENTIAL_CREATED
+        services.credential_save(
+            credential=obj,
+            password=form.cleaned_data.get(PASSWORD_FIELD),
+            changed_fields=[f for f in form.changed_data if f != PASSWORD_FIELD],
+            actor=Actor.of(request),
+            previous_owner=previous_owner,
         )
-        details = {"changed_fields": sorted(form.changed_data), "owner": obj.user.get_username()}
-        if previous_owner is not None:
-            details["previous_owner"] = previous_owner
-        audit_record(action=action, request=request, credential=obj, details=details)
 
     # Deleting (one, or several with the bulk action) is recorded by contacts.signals, like any
     # other deletion of a credential: once per credential.
@@ -210,17 +207,7 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Disable selected credentials"), permissions=["change"])
     def action_disable(self, request: HttpRequest, queryset) -> None:
-        active = list(queryset.filter(is_active=True).select_related("user"))
-        count = queryset.filter(pk__in=[c.pk for c in active]).update(
-            is_active=False, updated_at=timezone.now()
-        )
-        for credential in active:
-            audit_record(
-                action=AuditEvent.Action.CREDENTIAL_DISABLED,
-                request=request,
-                credential=credential,
-                details={"owner": credential.user.get_username()},
-            )
+        count = services.credentials_disable(credentials=queryset, actor=Actor.of(request))
         self.message_user(
             request,
             ngettext("Disabled %(count)d credential.", "Disabled %(count)d credentials.", count)

@@ -22,12 +22,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from .models import AuditEvent, VitecCredential
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.db.models import QuerySet
+    from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ class Actor:
     ip_address: str | None = None
 
     @classmethod
-    def of(cls, request) -> Actor:
+    def of(cls, request: HttpRequest) -> Actor:
         user = getattr(request, "user", None)
         return cls(
             user=user if user is not None and user.is_authenticated else None,
@@ -105,7 +110,7 @@ def _clean(value: Any) -> Any:
     return personnummer_scrub(control_strip(str(value)))
 
 
-def _ip_address(request) -> str | None:
+def _ip_address(request: HttpRequest | None) -> str | None:
     address = (request.META.get("REMOTE_ADDR") or "").strip() if request is not None else ""
     try:
         return str(ipaddress.ip_address(address)) if address else None
@@ -195,21 +200,23 @@ def audit_required(
 def audit_record(
     *,
     action: str,
-    user=None,
+    user: AbstractBaseUser | None = None,
     username: str = "",
     credential: VitecCredential | None = None,
     contact_ids: Iterable[str] = (),
     row_count: int | None = None,
     details: Mapping[str, Any] | None = None,
-    request=None,
+    request: HttpRequest | None = None,
+    actor: Actor | None = None,
 ) -> AuditEvent | None:
     """Store one event that shows no personal data; None (and an error in the log) if it could
     not be stored.
 
-    The user defaults to the request's logged-in user, the user name to the user's, the customer
-    id to the credential's and the IP address to the request's REMOTE_ADDR.
+    Who did it: `actor`, else the request's logged-in user and REMOTE_ADDR; `user` overrides the
+    user. The user name defaults to the user's, the customer id to the credential's.
     """
-    actor = Actor.of(request) if request is not None else Actor()
+    if actor is None:
+        actor = Actor.of(request) if request is not None else Actor()
     if user is not None:
         actor = Actor(user=user, ip_address=actor.ip_address)
     try:
@@ -231,7 +238,7 @@ def _log_failure(action: str, exc: Exception) -> None:
     logger.error("Could not record the audit event %r: %s", action, type(exc).__name__)
 
 
-def audit_expired(*, older_than_days: int):
+def audit_expired(*, older_than_days: int) -> QuerySet[AuditEvent]:
     """The events created more than `older_than_days` days ago."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
     return AuditEvent.objects.filter(created_at__lt=cutoff)
@@ -248,7 +255,9 @@ def audit_purge(*, older_than_days: int, dry_run: bool = False) -> int:
     return deleted
 
 
-def login_failed_record(sender, credentials: Mapping[str, Any], request=None, **kwargs) -> None:
+def login_failed_record(
+    sender: Any, credentials: Mapping[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     """Receiver of `user_login_failed`: the user name tried and where from, never the password.
 
     Django has already replaced the password in `credentials`; only the user name is read anyway.

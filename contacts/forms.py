@@ -8,8 +8,9 @@ recorded, and whatever was wrong with the ids comes back as a notice for the bro
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -56,7 +57,9 @@ class ExplicitCheckbox(forms.CheckboxInput):
     """A checkbox that is ticked only by an explicit yes (Django's own takes `off` and `no` as
     ticked)."""
 
-    def value_from_datadict(self, data, files, name: str) -> bool:
+    def value_from_datadict(
+        self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
+    ) -> bool:
         return explicit_yes(data.get(name))
 
 
@@ -93,12 +96,12 @@ class ParsedQuery:
     ids_text: str = ""  # the ids as one line, for the form
 
 
-def _param(params: Mapping[str, str], name: str, limit: int = 200) -> str:
+def _param(params: Mapping[str, object], name: str, limit: int = 200) -> str:
     value = params.get(name, "")
     return control_strip(value).strip()[:limit] if isinstance(value, str) else ""
 
 
-def _ids_param(params: Mapping[str, str]) -> str:
+def _ids_param(params: Mapping[str, object]) -> str:
     """The ids as typed: line breaks and tabs separate them, and an id with any other control
     character is left out by ids_parse, with a notice."""
     value = params.get("ids", "")
@@ -139,7 +142,9 @@ def ids_notices(text: str) -> tuple[tuple[str, ...], list[str]]:
     return parsed.ids, notices
 
 
-def query_from_params(params: Mapping[str, str], session=None) -> ParsedQuery:
+def query_from_params(
+    params: Mapping[str, str], session: Mapping[str, Any] | None = None
+) -> ParsedQuery:
     """The current view from a query string (page and CSV alike). Garbage is dropped."""
     notices: list[str] = []
     ids_text = _ids_param(params)
@@ -172,7 +177,7 @@ def query_from_params(params: Mapping[str, str], session=None) -> ParsedQuery:
     return ParsedQuery(query=query, notices=notices, ids_text=", ".join(ids))
 
 
-def ids_reference(ids: tuple[str, ...], session) -> dict[str, str]:
+def ids_reference(ids: tuple[str, ...], session: MutableMapping[str, Any]) -> dict[str, str]:
     """Query parameters that carry the ids: in the URL when short, else by a session list."""
     text = ",".join(ids)
     if len(text) <= MAX_IDS_IN_URL:

@@ -1,10 +1,14 @@
 """The admin's form for a Vitec credential: the password is write-only.
 
 The stored password is never rendered back, not even masked: the input is always empty. A new
-credential needs a password; on an existing one an empty input keeps the stored password.
+credential needs a password; on an existing one an empty input keeps the stored password. Saving
+(encrypting the password, forgetting the last connection test of a changed login, the audit
+event) is `services.credential_save`, which the admin calls.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -12,8 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from .models import VitecCredential
 
 PASSWORD_FIELD = "password"  # noqa: S105  (the name of the form field, not a secret)
-# Changing any of these makes it another login, whose last connection test is unknown.
-LOGIN_FIELDS = frozenset({"customer_id", "api_username"})
 
 
 class VitecCredentialAdminForm(forms.ModelForm):
@@ -28,7 +30,7 @@ class VitecCredentialAdminForm(forms.ModelForm):
         model = VitecCredential
         fields = ["user", "label", "customer_id", "api_username", "is_active"]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields[PASSWORD_FIELD]
         if self.is_creating:
@@ -43,13 +45,3 @@ class VitecCredentialAdminForm(forms.ModelForm):
     @property
     def is_creating(self) -> bool:
         return self.instance._state.adding
-
-    def save(self, commit: bool = True) -> VitecCredential:
-        password = self.cleaned_data.get(PASSWORD_FIELD)
-        if password:
-            self.instance.set_password(password)
-        if not self.is_creating and (password or LOGIN_FIELDS & set(self.changed_data)):
-            # The last test was of another login: it says nothing about this one.
-            self.instance.last_verified_at = None
-            self.instance.last_error = ""
-        return super().save(commit=commit)

@@ -115,7 +115,7 @@ def _page_context(
         "form": form,
         "export_form": ExportForm(),
         "notices": notices or [],
-        "sort_columns": services.SORT_COLUMNS,
+        "columns": services.HTML_COLUMNS,
         "list_params": list_params or {},
         **extra,
     }

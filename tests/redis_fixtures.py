@@ -21,7 +21,7 @@ import pytest
 import redis
 from django.urls import reverse
 
-from contacts import services
+from contacts.services import lookup
 from contacts.vitec.breaker import MemoryStore
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -130,7 +130,7 @@ def redis_cache(settings, monkeypatch, redis_server: RedisServer) -> RedisServer
         "default": {"BACKEND": BACKEND, "LOCATION": redis_server.url, "OPTIONS": TEST_OPTIONS}
     }
     # What the circuit breaker counts in memory while this Redis is down stays in this test.
-    monkeypatch.setattr(services._breaker_store, "local", MemoryStore())
+    monkeypatch.setattr(lookup._breaker_store, "local", MemoryStore())
     return redis_server
 
 

@@ -185,16 +185,18 @@ def test_contact_row_of_sandbox_contacts(reference):
     companies = [c for c in reference.values() if c.type == "Company" and c.corporate_number]
     for contact in people[:50] + companies[:20]:
         row = services.contact_row(contact, {})
-        assert row.name == contact.display_name
-        assert row.city == (contact.address.city or "" if contact.address else "")
-        assert row.email == (contact.email.email_address or "" if contact.email else "")
-        assert row.phone is None or row.phone.number == contact.primary_phone
+        assert row.values["name"] == contact.display_name
+        assert row.values["city"] == (contact.address.city or "" if contact.address else "")
+        assert row.values["email"] == (contact.email.email_address or "" if contact.email else "")
+        assert row.values["phone"] is None or row.values["phone"].number == contact.primary_phone
         if contact.type == "Company":
-            assert row.id_number == contact.corporate_number
+            assert row.values["id_number"] == contact.corporate_number
         else:
-            assert row.id_number == services.personnummer_mask(contact.social_security_number)
-            assert contact.social_security_number not in row.id_number
-        assert [c.id for c in row.categories] == [c.id for c in contact.categories]
+            assert row.values["id_number"] == services.personnummer_mask(
+                contact.social_security_number
+            )
+            assert contact.social_security_number not in row.values["id_number"]
+        assert [c.id for c in row.values["categories"]] == [c.id for c in contact.categories]
 
 
 # --- filters --------------------------------------------------------------------------------------
@@ -667,9 +669,9 @@ def test_client_for_credential_is_reused_until_the_password_changes(credential):
 )
 def test_contact_row_of_sparse_contacts(contact):
     row = services.contact_row(contact, {})
-    assert row.name == contact.id
-    assert row.phone is None and row.email == "" and row.city == ""
-    assert row.id_number in ("", "****")
+    assert row.values["name"] == contact.id
+    assert row.values["phone"] is None and row.values["email"] == "" and row.values["city"] == ""
+    assert row.values["id_number"] in ("", "****")
     assert services.contacts_filter([contact], ContactQuery(q=contact.id.lower())) == [contact]
     for key in services.SORT_COLUMNS:
         assert services.contacts_sort([contact, EMPTY_PERSON], key)[0] in (contact, EMPTY_PERSON)

@@ -15,11 +15,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils.translation import gettext
 
-from contacts.audit import audit_record
-from contacts.models import AuditEvent, VitecCredential
+from contacts import services
 
 
 def _password_from(stream) -> str:
@@ -33,10 +31,6 @@ def _password_from(stream) -> str:
     if "\n" in text or "\r" in text:
         raise CommandError(gettext("The password on standard input must be a single line."))
     return text
-
-
-# Fields whose change the audit trail names (besides the password, which is always set).
-_AUDITED_FIELDS = ("customer_id", "api_username", "label", "is_active")
 
 
 def _validation_text(error: ValidationError) -> str:
@@ -95,46 +89,21 @@ class Command(BaseCommand):
         password = _password_from(options.get("stdin") or sys.stdin)
 
         customer_id = options["customer_id"]
-        with transaction.atomic():
-            credential = (
-                VitecCredential.objects.select_for_update()
-                .filter(user=user, customer_id=customer_id)
-                .first()
+        try:
+            _, created = services.credential_upsert(
+                user=user,
+                customer_id=customer_id,
+                api_username=options["api_username"],
+                password=password,
+                label=options["label"],
+                is_active=not options["inactive"],
+                source="set_vitec_credential",
             )
-            created = credential is None
-            before = {} if created else {f: getattr(credential, f) for f in _AUDITED_FIELDS}
-            if created:
-                credential = VitecCredential(user=user, customer_id=customer_id, label="")
-            else:
-                # Another password: the last connection test says nothing about it.
-                credential.last_verified_at = None
-                credential.last_error = ""
-            credential.api_username = options["api_username"]
-            if options["label"] is not None:
-                credential.label = options["label"]
-            credential.is_active = not options["inactive"]
-            credential.set_password(password)
-            try:
-                credential.full_clean()
-            except ValidationError as exc:
-                raise CommandError(
-                    gettext("The credential is not valid: %(errors)s")
-                    % {"errors": _validation_text(exc)}
-                ) from None
-            credential.save()
-            # Field names only: this command always sets the password, whose value is never kept.
-            changed = [f for f in _AUDITED_FIELDS if before.get(f) != getattr(credential, f)]
-            audit_record(
-                action=AuditEvent.Action.CREDENTIAL_CREATED
-                if created
-                else AuditEvent.Action.CREDENTIAL_CHANGED,
-                credential=credential,
-                details={
-                    "changed_fields": sorted([*changed, "password"]),
-                    "owner": username,
-                    "source": "set_vitec_credential",
-                },
-            )
+        except ValidationError as exc:
+            raise CommandError(
+                gettext("The credential is not valid: %(errors)s")
+                % {"errors": _validation_text(exc)}
+            ) from None
 
         message = (
             gettext("Created credential %(customer_id)s for %(username)s")

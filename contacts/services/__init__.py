@@ -1,0 +1,102 @@
+"""Use cases of the dashboard: the only place views, admin and commands call into.
+
+- credentials: which credentials a user may browse with; saving, disabling, testing one
+- lookup: the Vitec client of each credential, the ids a broker typed, the per-credential cache
+- selectors: the current view (query, declared filters, sort, counts), shared by page and exports
+- presentation: a contact in the broker's words, and the one column table
+- access: the list page, a contact's page and exports, each recorded first (no trace, no data)
+- exports: the cells and rows of a file
+"""
+
+from .access import ContactShown, ExportIncomplete, contact_show, contacts_export, contacts_page
+from .credentials import (
+    ConnectionTest,
+    credential_for_user,
+    credential_save,
+    credential_test_connection,
+    credential_upsert,
+    credentials_disable,
+    credentials_for_user,
+)
+from .exports import contacts_export_rows, csv_cell, export_columns, formula_risk
+from .lookup import (
+    MAX_LOOKUP_IDS,
+    Lookup,
+    ParsedIds,
+    client_for_credential,
+    contact_get,
+    contacts_lookup,
+    ids_parse,
+)
+from .presentation import (
+    COLUMNS,
+    HTML_COLUMNS,
+    SORT_COLUMNS,
+    Column,
+    ContactRow,
+    Phone,
+    contact_phones,
+    contact_row,
+    gdpr_date,
+    personnummer_mask,
+    social_security_number,
+    type_label,
+)
+from .selectors import (
+    FILTERS,
+    PAGE_SIZE,
+    ContactQuery,
+    ContactView,
+    Failure,
+    category_names,
+    contacts_filter,
+    contacts_sort,
+    contacts_view,
+)
+
+__all__ = [
+    "COLUMNS",
+    "FILTERS",
+    "HTML_COLUMNS",
+    "MAX_LOOKUP_IDS",
+    "PAGE_SIZE",
+    "SORT_COLUMNS",
+    "Column",
+    "ConnectionTest",
+    "ContactQuery",
+    "ContactRow",
+    "ContactShown",
+    "ContactView",
+    "ExportIncomplete",
+    "Failure",
+    "Lookup",
+    "ParsedIds",
+    "Phone",
+    "category_names",
+    "client_for_credential",
+    "contact_get",
+    "contact_phones",
+    "contact_row",
+    "contact_show",
+    "contacts_export",
+    "contacts_export_rows",
+    "contacts_filter",
+    "contacts_lookup",
+    "contacts_page",
+    "contacts_sort",
+    "contacts_view",
+    "credential_for_user",
+    "credential_save",
+    "credential_test_connection",
+    "credential_upsert",
+    "credentials_disable",
+    "credentials_for_user",
+    "csv_cell",
+    "export_columns",
+    "formula_risk",
+    "gdpr_date",
+    "ids_parse",
+    "personnummer_mask",
+    "social_security_number",
+    "type_label",
+]

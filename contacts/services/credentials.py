@@ -1,0 +1,182 @@
+"""Vitec credentials: which a user may browse with, saving one (from the admin or a command), and
+testing one against Vitec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..audit import Actor, audit_record
+from ..crypto import CredentialDecryptionError
+from ..models import AuditEvent, VitecCredential
+from ..vitec.errors import VitecError
+from .lookup import client_for_credential
+
+
+def credentials_for_user(*, user) -> QuerySet[VitecCredential]:
+    """The active credentials a user may browse with (never another user's)."""
+    return VitecCredential.objects.filter(user=user, is_active=True).order_by("label", "pk")
+
+
+def credential_for_user(*, user, credential_id: int | str | None) -> VitecCredential | None:
+    """The user's credential with that id, their first one when no id is given, else None.
+
+    An id that belongs to another user, is inactive or is garbage gives None: the caller answers
+    404, so nobody can probe for other users' credentials.
+    """
+    credentials = credentials_for_user(user=user)
+    if credential_id in (None, ""):
+        return credentials.first()
+    try:
+        return credentials.get(pk=int(credential_id))
+    except (ValueError, TypeError, VitecCredential.DoesNotExist):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTest:
+    ok: bool
+    message: str
+
+
+def credential_test_connection(*, credential: VitecCredential, actor=None) -> ConnectionTest:
+    """Call Vitec with the stored credential, record the outcome on it and in the audit trail
+    (as done by `actor`, the user who asked for the test)."""
+    try:
+        client = client_for_credential(credential)
+        categories = client.fetch_categories(credential.customer_id)
+    except CredentialDecryptionError as exc:
+        outcome = ConnectionTest(ok=False, message=str(exc))
+    except VitecError as exc:
+        outcome = ConnectionTest(ok=False, message=f"{exc.broker_message} [{exc.status or '-'}]")
+    else:
+        count = len(categories.all)
+        message = _("Connected: Vitec lists %(count)d categories.") % {"count": count}
+        outcome = ConnectionTest(ok=True, message=str(message))
+    credential.last_error = "" if outcome.ok else outcome.message
+    if outcome.ok:
+        credential.last_verified_at = timezone.now()
+    credential.save(update_fields=["last_error", "last_verified_at", "updated_at"])
+    audit_record(
+        action=AuditEvent.Action.CONNECTION_TEST,
+        user=actor,
+        credential=credential,
+        details={"ok": outcome.ok, "message": outcome.message},
+    )
+    return outcome
+
+
+# Changing any of these makes it another login, whose last connection test says nothing.
+LOGIN_FIELDS = frozenset({"customer_id", "api_username", "password"})
+
+
+def credential_save(
+    *,
+    credential: VitecCredential,
+    password: str | None,
+    changed_fields: Iterable[str],
+    actor: Actor,
+    previous_owner: str | None = None,
+    source: str = "",
+) -> VitecCredential:
+    """Save a new or changed credential (the admin's form and `set_vitec_credential` alike).
+
+    A password given is stored encrypted; a changed login (password, customer id or API user)
+    forgets its last connection test; the change is recorded (field names only, never the
+    password) with the owner, and the previous owner when the credential moved to another user.
+    """
+    created = credential._state.adding
+    changed = set(changed_fields)
+    if password:
+        credential.set_password(password)
+        changed.add("password")
+    if not created and LOGIN_FIELDS & changed:
+        credential.last_verified_at = None
+        credential.last_error = ""
+    credential.save()
+    details: dict[str, object] = {
+        "changed_fields": sorted(changed),
+        "owner": credential.user.get_username(),
+    }
+    if previous_owner is not None and previous_owner != details["owner"]:
+        details["previous_owner"] = previous_owner
+    if source:
+        details["source"] = source
+    audit_record(
+        action=AuditEvent.Action.CREDENTIAL_CREATED
+        if created
+        else AuditEvent.Action.CREDENTIAL_CHANGED,
+        actor=actor,
+        credential=credential,
+        details=details,
+    )
+    return credential
+
+
+# What `set_vitec_credential` may change on an existing credential, besides the password.
+_UPSERT_FIELDS = ("api_username", "label", "is_active")
+
+
+def credential_upsert(
+    *,
+    user,
+    customer_id: str,
+    api_username: str,
+    password: str,
+    label: str | None,
+    is_active: bool,
+    source: str,
+) -> tuple[VitecCredential, bool]:
+    """Create the user's credential for the customer, or update it; whether it was created.
+
+    Raises ValidationError (nothing saved) when a field is not valid.
+    """
+    with transaction.atomic():
+        credential = (
+            VitecCredential.objects.select_for_update()
+            .filter(user=user, customer_id=customer_id)
+            .first()
+        )
+        created = credential is None
+        if credential is None:
+            credential = VitecCredential(user=user, customer_id=customer_id, label="")
+            before: dict[str, object] = {}
+        else:
+            before = {f: getattr(credential, f) for f in _UPSERT_FIELDS}
+        credential.api_username = api_username
+        if label is not None:
+            credential.label = label
+        credential.is_active = is_active
+        credential.set_password(password)  # full_clean needs it; credential_save sets it again
+        credential.full_clean()
+        fields = ("customer_id", *_UPSERT_FIELDS) if created else _UPSERT_FIELDS
+        changed = [f for f in fields if before.get(f) != getattr(credential, f)]
+        credential_save(
+            credential=credential,
+            password=password,
+            changed_fields=changed,
+            actor=Actor(),
+            source=source,
+        )
+    return credential, created
+
+
+def credentials_disable(*, credentials: QuerySet[VitecCredential], actor: Actor) -> int:
+    """Disable the active ones among `credentials`, each recorded; how many were disabled."""
+    active = list(credentials.filter(is_active=True).select_related("user"))
+    count = VitecCredential.objects.filter(pk__in=[c.pk for c in active]).update(
+        is_active=False, updated_at=timezone.now()
+    )
+    for credential in active:
+        audit_record(
+            action=AuditEvent.Action.CREDENTIAL_DISABLED,
+            actor=actor,
+            credential=credential,
+            details={"owner": credential.user.get_username()},
+        )
+    return count

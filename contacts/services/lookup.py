@@ -1,0 +1,208 @@
+"""Looking contacts up: the Vitec client of each credential (reused across requests, with its
+circuit breaker), the contact ids a broker typed, and the per-credential cache of what Vitec sent
+(sealed: crmviewer/sealing.py)."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.utils.crypto import salted_hmac
+
+from crmviewer.cache import FailoverStore
+from crmviewer.sealing import MISSING, seal, unseal
+
+from ..models import VitecCredential
+from ..vitec.breaker import MemoryStore
+from ..vitec.client import LookupResult, VitecClient, is_valid_id, unique_ids
+from ..vitec.errors import VitecError
+from ..vitec.models import Categories, Contact
+
+MAX_LOOKUP_IDS = 1000
+CACHE_PREFIX = "crmviewer:v1"
+_ID_SEPARATORS = re.compile(r"[\s,;]+")
+
+_clients: OrderedDict[tuple[int, str], VitecClient] = OrderedDict()
+_clients_lock = threading.Lock()
+_MAX_CLIENTS = 64
+# The circuit breaker's state: in the cache, so every app server fails fast together; while the
+# cache is down, in this process's memory, so the breaker still opens (per process).
+_breaker_store = FailoverStore(shared=cache, local=MemoryStore())
+
+
+def client_for_credential(credential: VitecCredential) -> VitecClient:
+    """A Vitec client for the credential, reused while the stored password stays the same.
+
+    This is the only place a stored password is decrypted for use.
+    """
+    login = f"{credential.api_username}\0{credential.password_encrypted}\0{settings.VITEC_BASE_URL}"
+    key = (credential.pk, hashlib.sha256(login.encode()).hexdigest())
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+            return client
+    client = VitecClient.from_settings(
+        username=credential.api_username,
+        password=credential.get_password(),
+        breaker_store=_breaker_store,
+    )
+    with _clients_lock:
+        _clients[key] = client
+        while len(_clients) > _MAX_CLIENTS:
+            _, old = _clients.popitem(last=False)
+            old.close()
+    return client
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedIds:
+    ids: tuple[str, ...]  # de-duplicated, in the order given
+    too_long: tuple[str, ...] = ()
+    unsafe: tuple[str, ...] = ()  # with characters no contact id has (/ ? # % or control chars)
+    too_many: bool = False
+
+
+_UNSAFE_ID = re.compile(r"[/?#%\\\x00-\x1f\x7f-\x9f]")
+
+
+def ids_parse(text: str) -> ParsedIds:
+    """Contact ids from what a broker typed or pasted: separated by commas, spaces or new lines."""
+    pieces = unique_ids(piece for piece in _ID_SEPARATORS.split(text or "") if piece)
+    # Unsafe: characters no contact id has, or only dots (a path's "." and ".." segments).
+    unsafe = tuple(p for p in pieces if _UNSAFE_ID.search(p) or not p.strip("."))
+    too_long = tuple(piece for piece in pieces if piece not in unsafe and not is_valid_id(piece))
+    ids = tuple(piece for piece in pieces if piece not in unsafe and piece not in too_long)
+    return ParsedIds(
+        ids=ids[:MAX_LOOKUP_IDS],
+        too_long=too_long,
+        unsafe=unsafe,
+        too_many=len(ids) > MAX_LOOKUP_IDS,
+    )
+
+
+_NOT_FOUND = "__not_found__"
+_SEALED = "contacts"  # crmviewer.sealing purpose of everything cached here
+
+
+def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
+    """Whose entry it is (user, credential, customer) and an HMAC of the contact id (keyed with
+    SECRET_KEY): a key name neither holds an id nor lets anyone confirm a guessed one."""
+    digest = salted_hmac("crmviewer.contacts.cache-key", value, algorithm="sha256").hexdigest()
+    owner = f"user:{credential.user_id}:cred:{credential.pk}:{credential.customer_id}"
+    return f"{CACHE_PREFIX}:{owner}:{kind}:{digest[:40]}"
+
+
+def _cache_read(keys: Sequence[str]) -> dict[str, object]:
+    """The entries under `keys` that unseal (crmviewer/sealing.py); anything else is a miss."""
+    max_age = max(1, settings.VITEC_CACHE_SECONDS)
+    tokens = cache.get_many(list(keys))
+    values = {
+        key: unseal(token, purpose=_SEALED, key=key, max_age=max_age)
+        for key, token in tokens.items()
+    }
+    return {key: value for key, value in values.items() if value is not MISSING}
+
+
+def _cache_write(values: dict[str, object]) -> None:
+    sealed = {key: seal(value, purpose=_SEALED, key=key) for key, value in values.items()}
+    if sealed:
+        cache.set_many(sealed, settings.VITEC_CACHE_SECONDS)
+
+
+def _release_database_connections() -> None:
+    """Close this thread's database connections before waiting on Vitec (Django opens them again
+    at the next query): a burst of slow lookups then holds no idle PostgreSQL connections. Not
+    inside a transaction, which a close would end."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    result: LookupResult
+    from_cache: int = 0  # how many of the ids were answered from the cache
+    categories: Categories | None = None
+    categories_error: VitecError | None = None
+
+
+def contacts_lookup(
+    *, credential: VitecCredential, ids: Sequence[str], refresh: bool = False
+) -> Lookup:
+    """Contacts for the ids, from the cache where possible, the rest from Vitec in batches.
+
+    Cached per credential (never shared between credentials or users) for VITEC_CACHE_SECONDS.
+    `refresh` skips the cache and stores what Vitec answers now. Failed batches are not cached.
+    """
+    ids = unique_ids(ids)
+    keys = {contact_id: _cache_key(credential, "contact", contact_id) for contact_id in ids}
+    categories_key = _cache_key(credential, "categories")
+    cached = {} if refresh else _cache_read([*keys.values(), categories_key])
+    hits = {contact_id: cached[key] for contact_id, key in keys.items() if key in cached}
+    missing = [contact_id for contact_id in ids if contact_id not in hits]
+
+    categories: Categories | None = cached.get(categories_key)  # type: ignore[assignment]
+    categories_error: VitecError | None = None
+
+    fetched = LookupResult()
+    if missing or categories is None:
+        client = client_for_credential(credential)
+        _release_database_connections()  # the calls below may take seconds
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitec-categories") as pool:
+            # Category names are fetched beside the batches, so a cold page waits for one round;
+            # in a copy of this context, so that its log lines keep the request id.
+            future = (
+                pool.submit(
+                    contextvars.copy_context().run, client.fetch_categories, credential.customer_id
+                )
+                if categories is None
+                else None
+            )
+            if missing:
+                fetched = client.fetch_contacts(credential.customer_id, missing)
+            if future is not None:
+                try:
+                    categories = future.result()
+                    _cache_write({categories_key: categories})
+                except VitecError as exc:
+                    categories_error = exc
+        to_store: dict[str, object] = {keys[c.id]: c for c in fetched.contacts}
+        to_store.update({keys[contact_id]: _NOT_FOUND for contact_id in fetched.not_found})
+        _cache_write(to_store)
+
+    found = {contact_id: value for contact_id, value in hits.items() if value != _NOT_FOUND}
+    found.update({c.id: c for c in fetched.contacts})
+    not_found = {contact_id for contact_id, value in hits.items() if value == _NOT_FOUND}
+    not_found.update(fetched.not_found)
+    result = LookupResult(
+        requested=tuple(ids),
+        contacts=tuple(found[i] for i in ids if i in found),
+        not_found=tuple(i for i in ids if i in not_found),
+        failed=fetched.failed,
+        invalid=fetched.invalid,
+        calls=fetched.calls,
+    )
+    return Lookup(
+        result=result,
+        from_cache=len(hits),
+        categories=categories,
+        categories_error=categories_error,
+    )
+
+
+def contact_get(
+    *, credential: VitecCredential, contact_id: str, refresh: bool = False
+) -> tuple[Contact | None, Lookup]:
+    lookup = contacts_lookup(credential=credential, ids=[contact_id], refresh=refresh)
+    contact = lookup.result.contacts[0] if lookup.result.contacts else None
+    return contact, lookup

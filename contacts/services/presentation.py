@@ -1,0 +1,304 @@
+"""How a contact is shown: its values in the broker's words (type, masked personnummer, phones,
+GDPR date...) and the one column table that the HTML list, its sorting and every export read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from ..vitec.models import (
+    Category,
+    Contact,
+    ContactType,
+    CrmCompanyContact,
+    CrmDeceasedEstateContact,
+    CrmPersonContact,
+)
+
+TYPE_LABELS = {
+    ContactType.PERSON: _("Person"),
+    ContactType.COMPANY: _("Company"),
+    ContactType.DECEASED_ESTATE: _("Deceased estate"),
+}
+_DIGITS = re.compile(r"\d")
+
+
+def type_label(contact: Contact) -> str:
+    label = TYPE_LABELS.get(contact.type)  # type: ignore[call-overload]
+    return str(label) if label else str(contact.type)
+
+
+def personnummer_mask(number: str | None) -> str:
+    """`YYMMDD-****`: the date of birth stays visible, the last four digits never do."""
+    if not number:
+        return ""
+    digits = "".join(_DIGITS.findall(number))
+    if len(digits) == 12:
+        return f"{digits[2:8]}-****"
+    if len(digits) == 10:
+        return f"{digits[:6]}-****"
+    return "****"  # a foreign or odd number: hide it whole
+
+
+def social_security_number(contact: Contact) -> str | None:
+    if isinstance(contact, CrmPersonContact | CrmDeceasedEstateContact):
+        return contact.social_security_number
+    return None
+
+
+def id_number_display(contact: Contact, *, reveal: bool = False) -> str:
+    """Organisationsnummer for companies; personnummer masked unless `reveal`."""
+    if isinstance(contact, CrmCompanyContact):
+        return contact.corporate_number or ""
+    number = social_security_number(contact)
+    if reveal:
+        return number or ""
+    return personnummer_mask(number)
+
+
+def lead_score(contact: Contact) -> int | None:
+    return getattr(contact, "lead_score", None)
+
+
+def gdpr_date(contact: Contact) -> date | None:
+    value = getattr(contact, "gdpr_approval_date", None)
+    return timezone.localdate(value) if isinstance(value, datetime) else None
+
+
+def city(contact: Contact) -> str:
+    return (contact.address.city or "") if contact.address else ""
+
+
+def email(contact: Contact) -> str:
+    return contact.email.email_address or "" if contact.email else ""
+
+
+def phone_digits(number: str) -> str:
+    """A phone number as national digits: "+46 70 123 45 67" and "070-123 45 67" alike."""
+    digits = "".join(_DIGITS.findall(number))
+    if number.strip().startswith("+46"):
+        return "0" + digits[2:]
+    if digits.startswith("0046"):
+        return "0" + digits[4:]
+    return digits
+
+
+def search_text(contact: Contact) -> str:
+    """What the text filter looks through: name, e-mail, phone and city."""
+    phones = [n for _, n in getattr(getattr(contact, "telephone", None), "numbers", [])]
+    emails = contact.email.addresses if contact.email else []
+    parts = [contact.display_name, *emails, *phones, city(contact)]
+    digit_forms = [form for p in phones for form in ("".join(_DIGITS.findall(p)), phone_digits(p))]
+    return " ".join([*parts, *digit_forms]).casefold()
+
+
+PHONE_LABELS = {
+    "cell": _("Mobile"),
+    "home": _("Home"),
+    "work": _("Work"),
+    "switch": _("Switchboard"),
+    "other": _("Other"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    label: str
+    number: str
+    href: str  # tel: link with the number's digits (and a leading +)
+
+
+def contact_phones(contact: Contact) -> list[Phone]:
+    numbers = getattr(getattr(contact, "telephone", None), "numbers", [])
+    return [
+        Phone(
+            label=str(PHONE_LABELS.get(kind, kind)),
+            number=number,
+            href="tel:"
+            + ("+" if number.strip().startswith("+") else "")
+            + "".join(_DIGITS.findall(number)),
+        )
+        for kind, number in numbers
+    ]
+
+
+# --- the one column table -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RowContext:
+    """What a column's value may depend on besides the contact."""
+
+    names: Mapping[str, str]  # category names by id
+    reveal: bool = False  # the full personnummer (asked for, and audited) instead of the mask
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column, declared once: the HTML list, its sorting and every export read it."""
+
+    key: str  # in URLs (?sort=key) and templates
+    header: Promise  # the export's header, and the list's unless `short` is given
+    value: Callable[[Contact, RowContext], object]  # what an export writes
+    kind: str = "text"  # how the list shows it: text, name, nowrap, phone, email, tags, yes_no,
+    # date or number (templates/contacts/lookup.html)
+    html: Callable[[Contact, RowContext], object] | None = None  # the list's value, if not `value`
+    sort_key: Callable[[Contact], object] | None = None  # None: not sortable; a None key sorts last
+    short: Promise | None = None  # the list's header, when shorter than `header`
+    in_html: bool = True
+    in_export: bool = True
+    on_request: bool = False  # exported only when the broker asks (the full personnummer)
+
+    @property
+    def label(self) -> str:
+        return str(self.short or self.header)
+
+    @property
+    def sortable(self) -> bool:
+        return self.sort_key is not None
+
+
+def _text_key(value: str | None) -> str | None:
+    return value.casefold() if value else None
+
+
+def _time_key(value: datetime | date | None) -> float | None:
+    """Datetimes by the instant (offsets differ across DST), dates by the day."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value.toordinal()) if isinstance(value, date) else None
+
+
+def _category_tags(contact: Contact, context: RowContext) -> tuple[Category, ...]:
+    return tuple(
+        Category(id=c.id, name=context.names.get(c.id, c.name or c.id), read_only=c.read_only)
+        for c in contact.categories
+    )
+
+
+def _categories_text(contact: Contact, context: RowContext) -> str:
+    return ", ".join(category.name or category.id for category in _category_tags(contact, context))
+
+
+def _first_phone(contact: Contact, context: RowContext) -> Phone | None:
+    phones = contact_phones(contact)
+    return phones[0] if phones else None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", _("Contact id"), lambda c, x: c.id, in_html=False),
+    Column(
+        "name",
+        _("Name"),
+        lambda c, x: c.display_name,
+        kind="name",
+        sort_key=lambda c: _text_key(c.display_name),
+    ),
+    Column(
+        "type", _("Type"), lambda c, x: type_label(c), sort_key=lambda c: _text_key(type_label(c))
+    ),
+    Column(
+        "id_number",
+        _("Organisationsnummer / personnummer"),
+        lambda c, x: id_number_display(c, reveal=x.reveal),
+        kind="nowrap",
+        short=_("Org./personnummer"),
+    ),
+    Column(
+        "phone",
+        _("Phone"),
+        lambda c, x: c.primary_phone,
+        kind="phone",
+        html=_first_phone,
+        sort_key=lambda c: _text_key(c.primary_phone),
+    ),
+    Column(
+        "email",
+        _("E-mail"),
+        lambda c, x: email(c),
+        kind="email",
+        sort_key=lambda c: _text_key(email(c)),
+    ),
+    Column(
+        "street",
+        _("Street address"),
+        lambda c, x: c.address.street_address if c.address else "",
+        in_html=False,
+    ),
+    Column(
+        "zip", _("Zip code"), lambda c, x: c.address.zip_code if c.address else "", in_html=False
+    ),
+    Column("city", _("City"), lambda c, x: city(c), sort_key=lambda c: _text_key(city(c))),
+    Column("categories", _("Categories"), _categories_text, kind="tags", html=_category_tags),
+    Column(
+        "lead_score",
+        _("Lead score"),
+        lambda c, x: lead_score(c),
+        kind="number",
+        sort_key=lead_score,
+    ),
+    Column(
+        "advertising",
+        _("Advertising allowed"),
+        lambda c, x: c.advertising_enabled,
+        kind="yes_no",
+        short=_("Advertising"),
+    ),
+    Column(
+        "gdpr",
+        _("GDPR informed"),
+        lambda c, x: gdpr_date(c),
+        kind="date",
+        sort_key=lambda c: _time_key(gdpr_date(c)),
+    ),
+    Column(
+        "changed",
+        _("Changed"),
+        lambda c, x: c.changed_at,
+        kind="date",
+        sort_key=lambda c: _time_key(c.changed_at),
+    ),
+    Column(
+        "personnummer",
+        _("Personnummer"),
+        lambda c, x: social_security_number(c) or "",
+        in_html=False,
+        in_export=False,
+        on_request=True,
+    ),
+)
+HTML_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.in_html)
+SORT_COLUMNS: dict[str, Column] = {c.key: c for c in COLUMNS if c.sortable}
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    kind: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One line of the list, computed once from the typed contact: the values by column key (the
+    contact's page reads them too) and the cells in the list's order."""
+
+    contact: Contact
+    values: dict[str, object]
+    cells: tuple[Cell, ...]
+
+
+def contact_row(contact: Contact, names: Mapping[str, str], *, reveal: bool = False) -> ContactRow:
+    """The row; the personnummer masked unless `reveal` (the broker asked, and it is audited)."""
+    context = RowContext(names=names, reveal=reveal)
+    values = {c.key: (c.html or c.value)(contact, context) for c in HTML_COLUMNS}
+    return ContactRow(
+        contact=contact,
+        values=values,
+        cells=tuple(Cell(kind=c.kind, value=values[c.key]) for c in HTML_COLUMNS),
+    )
