@@ -46,9 +46,19 @@ serve: install
 sandbox: install
 	DEBUG=1 $(PY) manage.py vitec_sandbox --port $(SANDBOX_PORT)
 
+# Style (ruff), architecture contracts (lint-imports, [tool.importlinter] in pyproject.toml) and
+# types (mypy with django-stubs, [tool.mypy]; DEBUG=1 lets its plugin load the settings). Every
+# check runs, even after one has failed, so that one run shows everything; then lint fails if any did.
+LINT_CHECKS := "ruff check ." "ruff format --check ." "lint-imports --no-logo" "mypy"
+
 lint: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	@failed=""; \
+	for check in $(LINT_CHECKS); do \
+		echo "$(VENV)/bin/$$check"; \
+		DEBUG=1 $(VENV)/bin/$$check || failed="$$failed, $$check"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make lint: FAILED: $${failed#, }"; exit 1; fi; \
+	echo "make lint: all checks passed."
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -60,4 +70,4 @@ messages: install
 	DEBUG=1 $(PY) manage.py compilemessages -l sv --ignore=.venv
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache staticfiles

@@ -31,11 +31,18 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.template import loader
 from django.urls import path
 from django.utils.crypto import salted_hmac
+from django.views import View
 
 from contacts.vitec.breaker import MemoryStore
 from crmviewer.cache import FailoverStore
@@ -90,10 +97,10 @@ class QuietPasswordResetForm(PasswordResetForm):
             logger.error("Could not send a password reset e-mail (%s)", type(error).__name__)
 
 
-class PasswordResetEnabledMixin:
+class PasswordResetEnabledMixin(View):
     """A 404 unless e-mail is configured (EMAIL_URL): no page promises a mail that cannot go."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not settings.PASSWORD_RESET_ENABLED:
             raise Http404("Password reset is not enabled.")
         return super().dispatch(request, *args, **kwargs)

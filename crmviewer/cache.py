@@ -32,8 +32,8 @@ import logging
 import pickle
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Buffer, Callable, Iterable
+from typing import Any, SupportsInt
 
 import redis.exceptions
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -67,11 +67,13 @@ class _PlainUnpickler(pickle.Unpickler):
 class PlainDataSerializer(RedisSerializer):
     """Django's Redis serializer, reading back plain data only; anything else is UNREADABLE."""
 
-    def loads(self, data: bytes) -> Any:
+    def loads(self, data: SupportsInt | Buffer) -> Any:
         try:
             return int(data)
         except ValueError:
             pass
+        if not isinstance(data, Buffer):  # text that is no number: not what Django stores
+            return UNREADABLE
         try:
             return _PlainUnpickler(io.BytesIO(data)).load()
         except Exception:  # not a pickle, truncated, or not plain data: all the same, a miss
@@ -147,7 +149,9 @@ class ResilientRedisCache(RedisCache):
         """True from a failed operation until one succeeds again."""
         return self._availability.down
 
-    def _guarded(self, fallback: Any, operation: Callable[..., Any], *args: Any, **kwargs: Any):
+    def _guarded(
+        self, fallback: Any, operation: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
         availability = self._availability
         if availability.skipping():
             return fallback
@@ -159,26 +163,40 @@ class ResilientRedisCache(RedisCache):
         availability.succeeded()
         return result
 
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+    def add(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> bool:
         return self._guarded(False, super().add, key, value, timeout, version)
 
-    def get(self, key, default=None, version=None):
+    def get(self, key: Any, default: Any | None = None, version: int | None = None) -> Any:
         value = self._guarded(default, super().get, key, default, version)
         if value is UNREADABLE:
             logger.warning("The cache held a value that is not plain data: taken as a miss")
             return default
         return value
 
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+    def set(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> None:
         self._guarded(None, super().set, key, value, timeout, version)
 
-    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+    def touch(
+        self, key: Any, timeout: float | None = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
         return self._guarded(False, super().touch, key, timeout, version)
 
-    def delete(self, key, version=None):
+    def delete(self, key: Any, version: int | None = None) -> bool:
         return self._guarded(False, super().delete, key, version)
 
-    def get_many(self, keys, version=None):
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         values = self._guarded({}, super().get_many, keys, version)
         readable = {key: value for key, value in values.items() if value is not UNREADABLE}
         if len(readable) < len(values):
@@ -188,23 +206,29 @@ class ResilientRedisCache(RedisCache):
             )
         return readable
 
-    def has_key(self, key, version=None):
+    def has_key(self, key: Any, version: int | None = None) -> bool:
         return self._guarded(False, super().has_key, key, version)
 
-    def incr(self, key, delta=1, version=None):
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         missing = object()
         value = self._guarded(missing, super().incr, key, delta, version)
         if value is missing:
             raise ValueError(f"Key '{key}' not found (the cache is unavailable).")
         return value
 
-    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+    def set_many(
+        self,
+        data: dict[Any, Any],
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> list[Any]:
         return self._guarded(list(data), super().set_many, data, timeout, version)
 
-    def delete_many(self, keys, version=None):
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         self._guarded(None, super().delete_many, keys, version)
 
-    def clear(self):
+    # Django's RedisCache.clear returns whether Redis flushed; django-stubs says None (BaseCache's).
+    def clear(self) -> bool:  # type: ignore[override]
         return self._guarded(False, super().clear)
 
 

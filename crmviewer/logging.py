@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import ItemsView, Mapping
 from contextvars import ContextVar
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import SafeExceptionReporterFilter
 from pythonjsonlogger import json as jsonlogger
 from pythonjsonlogger.core import RESERVED_ATTRS
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 REDACTED = "[REDACTED]"
 
@@ -98,7 +102,7 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
     Like Django's, it is active only when DEBUG is off.
     """
 
-    def cleanse_special_types(self, request, value):
+    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
         value = super().cleanse_special_types(request, value)
         if not self.is_active(request) or isinstance(value, MultiValueDict):
             return value
@@ -113,7 +117,7 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
             return redact(value.decode("utf-8", "replace"))
         return value
 
-    def get_post_parameters(self, request):
+    def get_post_parameters(self, request: HttpRequest | None) -> dict[str, Any]:
         parameters = super().get_post_parameters(request)
         if not self.is_active(request) or not parameters:
             return parameters
@@ -123,14 +127,16 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
                 cleansed[name] = self.cleansed_substitute
         return cleansed
 
-    def get_traceback_frame_variables(self, request, tb_frame):
+    def get_traceback_frame_variables(
+        self, request: HttpRequest | None, tb_frame: FrameType
+    ) -> ItemsView[str, Any]:
         variables = super().get_traceback_frame_variables(request, tb_frame)
         if not self.is_active(request):
             return variables
-        return [
-            (name, self.cleansed_substitute if self.hidden_settings.search(name) else value)
+        return {
+            name: self.cleansed_substitute if self.hidden_settings.search(name) else value
             for name, value in variables
-        ]
+        }.items()
 
 
 # --- The request id on every log record ---------------------------------------------------------
@@ -139,6 +145,9 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
 # RequestIdMiddleware sets it; threads a request starts get it by running in a copy of the
 # context (contextvars.copy_context().run), since concurrent.futures does not pass it on.
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+# The attribute RequestIdMiddleware sets on the request it handles (HttpRequest declares none).
+REQUEST_ID_ATTRIBUTE = "request_id"
 
 # gunicorn logs its access line after the request's context has been left; the id is then in the
 # response headers that its record carries as arguments.
@@ -159,7 +168,7 @@ class RequestIdFilter(logging.Filter):
         request_id = request_id_var.get()
         if request_id == "-":
             # Not every `request` extra is an HttpRequest (runserver's is a socket): a str only.
-            given = getattr(getattr(record, "request", None), "request_id", None)
+            given = getattr(getattr(record, "request", None), REQUEST_ID_ATTRIBUTE, None)
             request_id = given if isinstance(given, str) and given else "-"
         if request_id == "-" and isinstance(record.args, Mapping):
             request_id = str(record.args.get(_GUNICORN_RESPONSE_ID) or "-")

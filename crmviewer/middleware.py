@@ -18,7 +18,7 @@ from django.utils.encoding import escape_uri_path
 from django.utils.functional import empty
 from django.utils.translation import gettext
 
-from crmviewer.logging import request_id_var
+from crmviewer.logging import REQUEST_ID_ATTRIBUTE, request_id_var
 
 
 class NoStoreForAuthenticatedMiddleware:
@@ -85,7 +85,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get("X-Request-ID", "")
         request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        request.request_id = request_id
+        setattr(request, REQUEST_ID_ATTRIBUTE, request_id)  # request.request_id
         token = request_id_var.set(request_id)  # the thread is reused: reset below
         request_token = current_request_var.set(request)
         started = time.monotonic()
@@ -102,8 +102,9 @@ class RequestIdMiddleware:
 
 def _log_request(request: HttpRequest, response: HttpResponse, duration_ms: float) -> None:
     path = escape_uri_path(request.path)  # percent-encoded again: no line break gets into a log
-    if _url_name(request) in _SECRET_PATH_URL_NAMES:
-        path = "/" + request.resolver_match.route  # e.g. /accounts/reset/<uidb64>/<token>/
+    match = request.resolver_match
+    if match is not None and match.url_name in _SECRET_PATH_URL_NAMES:
+        path = "/" + match.route  # e.g. /accounts/reset/<uidb64>/<token>/
     user_id = _user_id(request)
     # A load balancer's probe every few seconds would drown the lines that matter.
     quiet = response.status_code == 200 and _url_name(request) == "healthz"

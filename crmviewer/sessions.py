@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
@@ -25,6 +26,10 @@ from django.utils.crypto import salted_hmac
 
 from crmviewer.cache import is_down
 from crmviewer.sealing import MISSING, seal, unseal
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.base_session import AbstractBaseSession
+    from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,16 @@ def cache_key_of(session_key: str) -> str:
 class SessionStore(CachedDBStore):
     cache_key_prefix = KEY_PREFIX
 
+    if TYPE_CHECKING:
+        # Django's own members that this engine builds on, as Django 6.1 has them; django-stubs
+        # leaves the private ones out.
+        _cache: BaseCache
+        _session: dict[str, Any]
+
+        def _get_or_create_session_key(self) -> str: ...
+        async def _aget_or_create_session_key(self) -> str: ...
+        def _get_session_from_db(self) -> AbstractBaseSession | None: ...
+
     @property
     def cache_key(self) -> str:
         return cache_key_of(self._get_or_create_session_key())
@@ -59,7 +74,7 @@ class SessionStore(CachedDBStore):
         # The resilient Redis backend raises nothing when Redis is down; another backend might.
         logger.warning("Session cache %s failed: %s", what, type(exc).__name__)
 
-    def _cache_get(self, key: str) -> dict | None:
+    def _cache_get(self, key: str) -> dict[str, Any] | None:
         self._forget_stale()
         try:
             token = self._cache.get(key)
@@ -71,7 +86,7 @@ class SessionStore(CachedDBStore):
         data = unseal(token, purpose=_PURPOSE, key=key)
         return None if data is MISSING else data
 
-    def _cache_set(self, key: str, data: dict, timeout: int) -> None:
+    def _cache_set(self, key: str, data: dict[str, Any], timeout: int) -> None:
         self._forget_stale()
         try:
             self._cache.set(key, seal(data, purpose=_PURPOSE, key=key), timeout)
@@ -122,7 +137,7 @@ class SessionStore(CachedDBStore):
 
     # --- the SessionStore interface ---------------------------------------------------------
 
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         data = self._cache_get(self.cache_key)
         if data is not None:
             return data
@@ -133,7 +148,7 @@ class SessionStore(CachedDBStore):
         self._cache_set(self.cache_key, data, self.get_expiry_age(expiry=session.expire_date))
         return data
 
-    async def aload(self) -> dict:
+    async def aload(self) -> dict[str, Any]:
         return await sync_to_async(self.load)()
 
     def exists(self, session_key: str) -> bool:
