@@ -60,10 +60,6 @@ class VitecCredential(models.Model):
     def get_password(self) -> str:
         return decrypt_secret(self.password_encrypted)
 
-    @property
-    def has_password(self) -> bool:
-        return bool(self.password_encrypted)
-
 
 class AuditEvent(models.Model):
     """Who looked at, revealed, exported or changed what, and when.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,17 +33,26 @@ from .forms import (
 )
 from .models import VitecCredential
 
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request to a view behind login_required: its user is logged in."""
+
+    user: User
+
+
 LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
 
 
-def _credential_or_404(request: HttpRequest, credential_id: str | None) -> VitecCredential:
+def _credential_or_404(
+    request: AuthenticatedHttpRequest, credential_id: str | None
+) -> VitecCredential:
     credential = services.credential_for_user(user=request.user, credential_id=credential_id)
     if credential is None:
         raise Http404("No such credential")
     return credential
 
 
-def _no_credentials(request: HttpRequest) -> HttpResponse:
+def _no_credentials(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "contacts/no_credentials.html")
 
 
@@ -58,7 +70,7 @@ def _not_logged_message() -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def lookup(request: HttpRequest) -> HttpResponse:
+def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     credentials = list(services.credentials_for_user(user=request.user))
     if not credentials:
         return _no_credentials(request)
@@ -122,7 +134,9 @@ def _page_context(
 
 
 def _lookup_post(
-    request: HttpRequest, credential: VitecCredential, credentials: list[VitecCredential]
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    credentials: list[VitecCredential],
 ) -> HttpResponse:
     """A new id list (long lists fit a POST, not a URL), or "refresh": then back to a GET."""
     if "refresh" in request.POST:
@@ -147,7 +161,7 @@ def _lookup_post(
 
 
 def _redirect_to_view(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     credential: VitecCredential,
     query: services.ContactQuery,
     *,
@@ -167,20 +181,20 @@ def _redirect_to_view(
 
 @login_required
 @require_http_methods(["GET"])
-def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
+def contact_detail(request: AuthenticatedHttpRequest, contact_id: str) -> HttpResponse:
     return _contact_page(request, contact_id, reveal=False)
 
 
 @login_required
 @require_http_methods(["POST"])
-def contact_reveal(request: HttpRequest, contact_id: str) -> HttpResponse:
+def contact_reveal(request: AuthenticatedHttpRequest, contact_id: str) -> HttpResponse:
     """The detail page with the full personnummer, asked for on purpose (POST) and audited."""
     response = _contact_page(request, contact_id, reveal=True)
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _back_url(request: HttpRequest, default: str) -> str:
+def _back_url(request: AuthenticatedHttpRequest, default: str) -> str:
     """Where "Back to the list" goes: the list page of this site (with its query), else `default`.
 
     Nothing but the list page: not the export, not another path under /contacts/, not another host.
@@ -197,7 +211,9 @@ def _back_url(request: HttpRequest, default: str) -> str:
     return back
 
 
-def _contact_page(request: HttpRequest, contact_id: str, *, reveal: bool) -> HttpResponse:
+def _contact_page(
+    request: AuthenticatedHttpRequest, contact_id: str, *, reveal: bool
+) -> HttpResponse:
     if not services.credentials_for_user(user=request.user).exists():
         return _no_credentials(request)
     credential = _credential_or_404(request, request.GET.get("credential") or None)
@@ -223,7 +239,7 @@ def _contact_page(request: HttpRequest, contact_id: str, *, reveal: bool) -> Htt
     context.update(
         {
             "contact": contact,
-            "failure": failed[0].error if failed else None,
+            "failure": services.broker_message(failed[0].error) if failed else "",
             "row": services.contact_row(
                 contact, services.category_names(shown.lookup), reveal=shown.revealed
             )
@@ -248,7 +264,7 @@ class _Echo:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     """The current view as a CSV file, every page of it.
 
     A GET (a link, a bookmark) never carries personnummer: a file with them comes only from the
@@ -266,13 +282,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     options = ExportForm(params)
     page_url = _lookup_url({key: params.get(key, "") for key in LIST_PARAMS})
     if request.method == "GET" and explicit_yes(params.get("include_personnummer")):
-        messages.error(
-            request,
-            gettext(
-                "A file with personnummer is only made from the download form on this page. "
-                "Tick “Include personnummer” and download it there."
-            ),
-        )
+        messages.error(request, _EXPORT_REFUSED["get_with_personnummer"]())
         return redirect(page_url)
     try:
         rows = services.contacts_export(
@@ -281,31 +291,38 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             include_personnummer=options.personnummer,
             actor=Actor.of(request),
         )
-    except CredentialDecryptionError:
-        messages.error(request, _credential_broken_message())
+    except (CredentialDecryptionError, services.ExportIncomplete, AuditUnavailable) as exc:
+        messages.error(request, _EXPORT_REFUSED[type(exc).__name__]())
         return redirect(page_url)
-    except services.ExportIncomplete:  # an export that silently lacks rows would be worse
-        messages.error(
-            request,
-            gettext(
-                "The CSV was not made: some contacts could not be fetched from Vitec. "
-                "Try again in a while."
-            ),
-        )
-        return redirect(page_url)
-    except AuditUnavailable:
-        messages.error(request, gettext("The CSV was not made.") + " " + _not_logged_message())
-        return redirect(page_url)
-    writer = csv.writer(_Echo(), delimiter=options.delimiter_char, lineterminator="\r\n")
+    return _csv_response(rows, options.delimiter_char, f"contacts-{credential.customer_id}")
 
-    def stream():
+
+# Why no file was made, by the exception (or the case) that stopped it.
+_EXPORT_REFUSED: dict[str, Callable[[], str]] = {
+    "get_with_personnummer": lambda: gettext(
+        "A file with personnummer is only made from the download form on this page. "
+        "Tick “Include personnummer” and download it there."
+    ),
+    "CredentialDecryptionError": _credential_broken_message,
+    # An export that silently lacks rows would be worse than none.
+    "ExportIncomplete": lambda: gettext(
+        "The CSV was not made: some contacts could not be fetched from Vitec. Try again in a while."
+    ),
+    "AuditUnavailable": lambda: gettext("The CSV was not made.") + " " + _not_logged_message(),
+}
+
+
+def _csv_response(rows: Iterable[list[str]], delimiter: str, name: str) -> StreamingHttpResponse:
+    """The rows streamed as a CSV file for Excel: a BOM, `delimiter`, CRLF line ends."""
+    writer = csv.writer(_Echo(), delimiter=delimiter, lineterminator="\r\n")
+
+    def stream() -> Iterator[str]:
         yield "\ufeff"  # BOM: Excel then reads the file as UTF-8
         for row in rows:
             yield writer.writerow(row)
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    filename = f"contacts-{credential.customer_id}-{stamp}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     response["Cache-Control"] = "no-store"
     return response

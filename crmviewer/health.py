@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -59,7 +58,6 @@ def _cache_status() -> str:
     return "degraded"
 
 
-@login_not_required
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 "ok" when every part works; 200 "degraded" when only the cache does not; 503 "error"

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
@@ -34,12 +33,8 @@ class NoStoreForAuthenticatedMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and not request.path.startswith(settings.STATIC_URL)
-            and not _forbids_storing(response)
-        ):
+        # Static files never get here: WhiteNoise answers them before this middleware runs.
+        if user is not None and user.is_authenticated and not _forbids_storing(response):
             patch_cache_control(response, no_store=True, private=True)
         return response
 

@@ -1,12 +1,17 @@
-"""Shared fixtures: a sandbox Vitec server on a free loopback port, and clients for it."""
+"""Shared fixtures: a sandbox Vitec server on a free loopback port, clients for it, and loopback
+addresses where a connection is refused or never completes."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from contacts.vitec.client import RetryPolicy, VitecClient
+from contacts.vitec.client import VitecClient
+from contacts.vitec.retry import RetryPolicy
 from contacts.vitec.sandbox import SandboxConfig, SandboxServer
 
 # Fixtures shared by name: the dashboard tests' (services, views, CSV), and a Redis of a test's own.
@@ -79,3 +84,55 @@ def make_client(sandbox: SandboxServer, sleeps: SleepRecorder):
     yield make
     for client in clients:
         client.close()
+
+
+# --- local endpoints that fail at the TCP level (loopback only, never outside) ------------------
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening: a connect is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def refused_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def blackhole_url() -> Iterator[str]:
+    """A loopback port where a connect never completes: a true connect timeout.
+
+    No traffic may leave loopback, so no non-routable or public address is used. Instead a
+    listening socket with backlog 0 whose accept queue is filled by connections nobody accepts:
+    Linux then drops further SYNs, and a connect hangs until the client's connect timeout.
+    Where the platform completes such connects anyway, the test is skipped (and says so).
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.05)
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                pass
+            else:
+                pytest.skip("this platform completes loopback connects beyond the backlog")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

@@ -16,8 +16,10 @@ from django.utils import translation
 from django.utils.html import escape
 
 from contacts.models import VitecCredential
-from contacts.vitec.client import RetryPolicy, VitecClient
+from contacts.vitec import errors
+from contacts.vitec.client import VitecClient
 from contacts.vitec.models import Categories, Contact
+from contacts.vitec.retry import RetryPolicy
 from contacts.vitec.sandbox import SandboxServer
 
 REFERENCE_COUNT = 1200  # contacts M1001-00001 .. M1001-01200 fetched once per session
@@ -92,7 +94,7 @@ def reference(sandbox_server: SandboxServer) -> dict[str, Contact]:
         contacts: dict[str, Contact] = {}
         for customer in ("M1001", "M1002"):
             result = client.fetch_contacts(customer, ids_range(1, REFERENCE_COUNT, customer))
-            assert result.complete and not result.not_found
+            assert not result.failed and not result.not_found
             contacts.update({c.id: c for c in result.contacts})
         return contacts
     finally:
@@ -161,3 +163,37 @@ def english_messages(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with translation.override("en"):
         yield
+
+
+# What a broker reads for each kind of Vitec failure, in English, written out by hand
+# (contacts/services/messages.py chooses them; tests/test_messages.py checks the Swedish too).
+BROKER_MESSAGES_EN: dict[type, str] = {
+    errors.VitecError: "Vitec could not be reached right now. Try again in a while.",
+    errors.AuthenticationError: (
+        "Vitec did not accept the stored API user name or password. Ask your administrator "
+        "to check the credential."
+    ),
+    errors.PermissionDeniedError: (
+        "The stored credential has no access to this customer in Vitec. Ask your administrator."
+    ),
+    errors.ValidationError: "Vitec rejected the request as invalid.",
+    errors.NotFoundError: "Vitec did not find what was asked for.",
+    errors.RateLimitedError: "Vitec asks us to slow down. Wait a moment and try again.",
+    errors.ServerError: "Vitec had an internal error. Try again in a while.",
+    errors.VitecConnectionError: "Vitec could not be reached. Check the connection and try again.",
+    errors.VitecTimeoutError: "Vitec did not answer in time. Try again in a while.",
+    errors.CircuitOpenError: (
+        "Vitec has not been answering for this customer, so crmviewer pauses its calls for a "
+        "short while. Try again in a minute."
+    ),
+    errors.BadResponseError: "Vitec sent an answer that could not be read. Try again in a while.",
+}
+
+
+def broker_message_en(error_class: type, vitec_message: str | None = None) -> str:
+    """The English message of an error class as autoescape writes it into a page; a refused
+    request shows Vitec's own text after it, in parentheses."""
+    message = BROKER_MESSAGES_EN[error_class]
+    if error_class is errors.ValidationError and vitec_message:
+        message = f"{message} ({vitec_message})"
+    return escaped(message)

@@ -10,19 +10,18 @@ same port it is used again. The expected contacts come from the sandbox through 
 
 from __future__ import annotations
 
-import ast
 import logging
 import time
 
 import pytest
-from django.test import Client
+from django.core.cache import caches
+from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import translation
 
 from contacts.vitec.errors import CircuitOpenError, ServerError, VitecError
-from tests.dashboard_fixtures import contact_calls, escaped, ids_range, ids_sent
+from tests.dashboard_fixtures import broker_message_en, contact_calls, escaped, ids_range, ids_sent
 from tests.redis_fixtures import TEST_OPTIONS, RedisServer, log_in
-from tests.test_settings import run_settings
+from tests.test_settings import settings_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -34,8 +33,7 @@ BACK_AFTER = TEST_OPTIONS["down_seconds"] + 0.2  # when the cache tries Redis ag
 
 
 def message(error_class: type[VitecError]) -> str:
-    with translation.override("en"):
-        return escaped(error_class("test").broker_message)
+    return broker_message_en(error_class)
 
 
 def assert_shows(response, contacts) -> None:
@@ -173,15 +171,9 @@ def test_a_hanging_redis_costs_one_short_timeout_and_a_log_out_meanwhile_holds(
 
 
 def test_a_redis_cache_url_gets_the_resilient_backend_with_short_timeouts():
-    options = "__import__('django.core.cache', fromlist=['caches']).caches['default']._options"
-    result = run_settings(
-        {"DEBUG": "1", "CACHE_URL": "redis://127.0.0.1:6379/3"},
-        f"(s.CACHES['default']['BACKEND'], {options}['socket_connect_timeout'], "
-        f"{options}['socket_timeout'])",
-    )
-    assert result.returncode == 0, result.stderr
-    assert ast.literal_eval(result.stdout.strip()) == (
-        "crmviewer.cache.ResilientRedisCache",
-        0.5,  # seconds to connect
-        1.0,  # seconds for an answer
-    )
+    config = settings_for({"DEBUG": "1", "CACHE_URL": "redis://127.0.0.1:6379/3"})["CACHES"]
+    assert config["default"]["BACKEND"] == "crmviewer.cache.ResilientRedisCache"
+    with override_settings(CACHES=config):  # a cache of these settings; it connects on use only
+        options = caches.create_connection("default")._options
+    assert options["socket_connect_timeout"] == 0.5  # seconds to connect
+    assert options["socket_timeout"] == 1.0  # seconds for an answer

@@ -1,21 +1,24 @@
 """Every Vitec fault tried on purpose, through the broker's pages, over real HTTP to the sandbox.
 
-One table (fault -> error class -> expected outcome) is run against the three pages that call
-Vitec: the lookup page, the detail page and the CSV export. For each the broker gets the page
-(200), or the documented answer (the CSV redirects back to the page with a message, never a
-partial file), with the English broker message of the error class, no traceback text, and in
-bounded time: with VITEC_TIMEOUT=0.5 and VITEC_MAX_RETRIES=1 a hanging Vitec costs at most
-VITEC_TIMEOUT x (retries + 1) plus a small slack.
+The client's own tests (tests/vitec/test_client.py) turn each fault kind below into its error
+class. Here each of the three pages that call Vitec (the lookup page, the detail page and the CSV
+export) meets every fault family once, a family being an error class (the broker's message is
+one per class); the kinds of a family take turns across the pages, so that every kind still
+reaches a page. For each the broker gets the page (200), or the documented answer (the CSV
+redirects back to the page with a message, never a partial file), with the English broker
+message of the error class, no traceback text, and in bounded time: with VITEC_TIMEOUT=0.5 and
+VITEC_MAX_RETRIES=1 a hanging Vitec costs at most VITEC_TIMEOUT x (retries + 1) plus a small
+slack.
 
-Then the circuit breaker: it opens after repeated failures, fails fast without calling Vitec,
-recovers after its cooldown, and one customer's breaker never affects another's.
+Then one failing batch among many, and the circuit breaker through the pages: it opens after
+repeated failures, fails fast without calling Vitec, recovers after its cooldown, and one
+customer's breaker never affects another's (which failures count: tests/vitec/test_breaker.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import socket
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +27,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
-from django.utils import translation
 
 from contacts.vitec.errors import (
     AuthenticationError,
@@ -41,7 +43,13 @@ from contacts.vitec.errors import (
 )
 from contacts.vitec.sandbox import SandboxServer
 from contacts.vitec.sandbox.data import customer_data
-from tests.dashboard_fixtures import contact_calls, escaped, ids_range, make_credential
+from tests.dashboard_fixtures import (
+    broker_message_en,
+    contact_calls,
+    escaped,
+    ids_range,
+    make_credential,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -83,8 +91,7 @@ def breaker_seconds(seconds: float) -> float:
 
 def broker_message(error_class: type[VitecError], vitec_message: str | None = None) -> str:
     """The English broker message of an error class, as autoescape writes it into the page."""
-    with translation.override("en"):
-        return escaped(error_class("test", vitec_message=vitec_message).broker_message)
+    return broker_message_en(error_class, vitec_message)
 
 
 def assert_no_traceback(page: str) -> None:
@@ -106,58 +113,6 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     started = time.monotonic()
     result = call()
     return result, time.monotonic() - started
-
-
-# --- local endpoints that fail at the TCP level (loopback only, never outside) ------------------
-
-
-def free_port() -> int:
-    """A loopback port with nothing listening: a connect is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def refused_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
-
-
-@pytest.fixture
-def blackhole_url() -> Iterator[str]:
-    """A loopback port where a connect never completes: a true connect timeout.
-
-    No traffic may leave loopback, so no non-routable or public address is used. Instead a
-    listening socket with backlog 0 whose accept queue is filled by connections nobody accepts:
-    Linux then drops further SYNs, and a connect hangs until the client's connect timeout.
-    Where the platform completes such connects anyway, the test is skipped (and says so).
-    """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers: list[socket.socket] = []
-    try:
-        for _ in range(4):
-            filler = socket.socket()
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-            fillers.append(filler)
-        time.sleep(0.05)
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            try:
-                probe.connect(("127.0.0.1", port))
-            except TimeoutError:
-                pass
-            else:
-                pytest.skip("this platform completes loopback connects beyond the backlog")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
 
 
 # --- the fault table ------------------------------------------------------------------------------
@@ -262,7 +217,60 @@ def check_attempts(sandbox: SandboxServer, fault: Fault, ids: list[str]) -> None
     assert len(calls) == fault.attempts, [(r.raw_path, r.status) for r in calls]
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=str)
+# Each page meets every error class once; a class with several kinds gives each page another one.
+PAGE_FAULTS = {
+    "lookup": [
+        "401-wrong-password",
+        "403-customer-not-covered",
+        "400-with-body",
+        "404",
+        "429-retry-after-over-cap",
+        "503",
+        "connection-refused",
+        "read-timeout-hang",
+        "malformed-json",
+    ],
+    "detail": [
+        "401-wrong-password",
+        "403-customer-not-covered",
+        "400-empty-body",
+        "404",  # Vitec's 404 is a failed call: the page with the failure, not "no such contact"
+        "429-retry-after-over-cap",
+        "500",
+        "connection-refused",
+        "connect-timeout",
+        "truncated-body",
+    ],
+    "csv": [
+        "401-wrong-password",
+        "403-customer-not-covered",
+        "400-with-body",
+        "404",
+        "429-retry-after-over-cap",
+        "503",
+        "connection-refused",
+        "slow-trickled-body",
+        "html-instead-of-json",
+    ],
+}
+BY_NAME = {fault.name: fault for fault in FAULTS}
+
+
+def page_faults(page: str) -> list[Fault]:
+    return [BY_NAME[name] for name in PAGE_FAULTS[page]]
+
+
+def test_every_page_meets_every_error_class_and_every_fault_reaches_a_page():
+    """The table above keeps what the cross product of faults and pages proved."""
+    classes = {fault.error for fault in FAULTS}
+    for page in PAGE_FAULTS:
+        assert sorted(f.error.__name__ for f in page_faults(page)) == sorted(
+            c.__name__ for c in classes
+        ), page
+    assert {name for names in PAGE_FAULTS.values() for name in names} == set(BY_NAME)
+
+
+@pytest.mark.parametrize("fault", page_faults("lookup"), ids=str)
 def test_lookup_page_survives(en_client, faulty, fault_setup, fault: Fault):
     credential, ids = fault_setup(fault)
     response, seconds = timed(
@@ -275,12 +283,13 @@ def test_lookup_page_survives(en_client, faulty, fault_setup, fault: Fault):
     assert "3 contacts could not be fetched:" in page
     assert ", ".join(ids) in page  # the failed ids are named
     assert '<th scope="row">' not in page  # and no row is invented
+    assert "Category names could not be fetched" in page  # that call failed the same way
     assert_no_traceback(page)
     assert seconds < fault.max_seconds, f"{fault}: the page took {seconds:.2f} s"
     check_attempts(faulty, fault, ids)
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=str)
+@pytest.mark.parametrize("fault", page_faults("detail"), ids=str)
 def test_detail_page_survives(en_client, faulty, fault_setup, fault: Fault):
     credential, ids = fault_setup(fault)
     response, seconds = timed(
@@ -298,7 +307,7 @@ def test_detail_page_survives(en_client, faulty, fault_setup, fault: Fault):
     check_attempts(faulty, fault, ids[:1])
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=str)
+@pytest.mark.parametrize("fault", page_faults("csv"), ids=str)
 def test_csv_export_redirects_back_with_a_message(en_client, faulty, fault_setup, fault: Fault):
     credential, ids = fault_setup(fault)
     params = {"credential": credential.pk, "ids": ",".join(ids)}
@@ -351,10 +360,8 @@ def test_429_with_a_short_retry_after_is_waited_out_and_retried(en_client, crede
 @pytest.mark.parametrize(
     ("fault_id", "error_class"),
     [
-        ("fault-500", ServerError),
-        ("fault-hang", VitecTimeoutError),
-        ("fault-malformed", BadResponseError),
-        ("fault-truncated", BadResponseError),
+        ("fault-500", ServerError),  # fast: then the CSV of the same view is refused too
+        ("fault-hang", VitecTimeoutError),  # the page waits for the hanging call only
     ],
 )
 def test_one_failing_batch_among_many(en_client, credential, faulty, fault_id, error_class):
@@ -370,16 +377,17 @@ def test_one_failing_batch_among_many(en_client, credential, faulty, fault_id, e
     assert len(failed) == 20
     shown = [i for i in ids if i not in failed]
     page = text(response)
-    for contact_id in shown:  # every other row is there
-        assert f'<th scope="row"><a href="/contacts/{contact_id}/' in page
-    assert page.count('<th scope="row">') == len(shown)
+    rows = re.findall(r'<th scope="row"><a href="/contacts/([^/"]+)/', page)
+    assert rows == shown  # every other row is there, in the order asked
+    assert re.search(rf'<h2 id="results-heading">\s*{len(shown)} contacts\s*</h2>', page)
     assert "20 contacts could not be fetched:" in page
     assert broker_message(error_class) in page
     assert ", ".join(failed) in page  # the failed ids are named
+    assert "Category names could not be fetched" not in page  # that call worked
     assert_no_traceback(page)
 
     if fault_id == "fault-hang":
-        return  # the CSV's refusal is the same for every fault: checked with the fast ones
+        return  # the CSV's refusal is the same for every fault: checked with the fast one
     # The CSV of the same view is refused whole rather than silently missing those 20 rows.
     export = en_client.get(EXPORT, params)
     assert export.status_code == 302
@@ -401,24 +409,20 @@ def _rows(response) -> int:
 def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     en_client, broker, credential, settings, vitec
 ):
-    # Long enough for the two failing pages (each about TIMEOUT) to count.
-    cooldown = breaker_seconds(1.2)
-    settings.VITEC_TIMEOUT = TIMEOUT
+    cooldown = breaker_seconds(0.3)  # 1 s: the failing pages are fast (500) and count at once
     settings.VITEC_MAX_RETRIES = 0
     settings.VITEC_BREAKER_FAILURES = 3
     settings.VITEC_BREAKER_SECONDS = cooldown
     other = make_credential(broker, customer_id="M1002", label="Annat kontor")
     ids = ids_range(1, 3)
     other_ids = ids_range(1, 3, "M1002")
-    vitec.configure(fault="hang", slow_body_seconds=TIMEOUT + 0.1)
+    vitec.configure(fault="500")
 
-    # Two hanging pages: the contacts and the category call of each fail, 4 failures >= 3.
+    # Two failing pages: the contacts and the category call of each fail, 4 failures >= 3.
     for _ in range(2):
-        response, seconds = _lookup(en_client, credential, ids)
+        response, _ = _lookup(en_client, credential, ids)
         assert response.status_code == 200
-        assert broker_message(VitecTimeoutError) in text(response)
-        assert TIMEOUT <= seconds < BOUND
-    drain(vitec)
+        assert broker_message(ServerError) in text(response)
     opened = time.monotonic()
     vitec.stats.reset()
 
@@ -427,7 +431,7 @@ def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     assert response.status_code == 200
     page = text(response)
     assert broker_message(CircuitOpenError) in page
-    assert broker_message(VitecTimeoutError) not in page
+    assert broker_message(ServerError) not in page
     assert ", ".join(ids) in page
     assert_no_traceback(page)
     assert seconds < 0.5, f"the open circuit took {seconds:.2f} s"
@@ -454,7 +458,7 @@ def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     assert broker_message(CircuitOpenError) in text(response)
     assert vitec.stats.requests == []
 
-    # After the cooldown the page works again.
+    # After the cooldown the page works again...
     time.sleep(max(0.0, cooldown - (time.monotonic() - opened)) + 0.1)
     response, _ = _lookup(en_client, credential, ids)
     assert response.status_code == 200
@@ -463,63 +467,8 @@ def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     assert "could not be fetched" not in page
     assert broker_message(CircuitOpenError) not in page
     assert {r.customer_id for r in vitec.stats.requests} == {"M1001"}
-
-
-def test_the_breaker_closes_after_a_short_cooldown(en_client, credential, settings, vitec):
-    """With a small VITEC_BREAKER_SECONDS (0.3 s; 1 s on Redis) and fast failures (500)."""
-    cooldown = breaker_seconds(0.3)
-    settings.VITEC_MAX_RETRIES = 0
-    settings.VITEC_BREAKER_FAILURES = 3
-    settings.VITEC_BREAKER_SECONDS = cooldown
-    ids = ids_range(1, 3)
-    vitec.configure(fault="500")
-    for _ in range(2):  # 2 pages x (contacts + categories) = 4 failures
-        assert broker_message(ServerError) in text(_lookup(en_client, credential, ids)[0])
-    vitec.stats.reset()
-    response, seconds = _lookup(en_client, credential, ids)
-    assert broker_message(CircuitOpenError) in text(response)
-    assert vitec.stats.requests == []
-    assert seconds < 0.5
-
-    vitec.configure(fault=None)
-    time.sleep(cooldown + 0.1)
-    response, _ = _lookup(en_client, credential, ids)
-    assert _rows(response) == 3
-    assert "could not be fetched" not in text(response)
-    # Closed again: the next pages call Vitec (the contacts are cached, so use new ones).
+    # ...and the breaker is closed again: the next pages call Vitec (for contacts not cached).
     vitec.stats.reset()
     response, _ = _lookup(en_client, credential, ids_range(4, 6))
     assert _rows(response) == 3
     assert len(contact_calls(vitec)) == 1
-
-
-def test_errors_about_the_request_do_not_open_the_breaker(en_client, credential, settings, vitec):
-    """A 400/401/403/404 says nothing about Vitec's health: many of them never open it."""
-    settings.VITEC_MAX_RETRIES = 0
-    settings.VITEC_BREAKER_FAILURES = 3
-    vitec.configure(fault="404")
-    for _ in range(4):
-        response, _ = _lookup(en_client, credential, ids_range(1, 3))
-        assert broker_message(NotFoundError) in text(response)
-        assert broker_message(CircuitOpenError) not in text(response)
-    assert len(contact_calls(vitec)) == 4
-
-
-@pytest.mark.parametrize(
-    "fault", ["500", "502", "503", "504", "429", "truncated", "malformed", "html"]
-)
-def test_every_fault_about_vitecs_health_opens_the_breaker(
-    en_client, credential, settings, vitec, fault
-):
-    """breaker.py: "connection errors, timeouts, 5xx, 429 and unreadable answers" count."""
-    settings.VITEC_MAX_RETRIES = 0
-    settings.VITEC_BREAKER_FAILURES = 3
-    vitec.configure(fault=fault, retry_after=0)
-    ids = ids_range(1, 3)
-    for _ in range(2):  # 2 pages x (contacts + categories) = 4 failed calls
-        response, _ = _lookup(en_client, credential, ids)
-        assert "3 contacts could not be fetched:" in text(response)
-    vitec.stats.reset()
-    response, _ = _lookup(en_client, credential, ids)
-    assert broker_message(CircuitOpenError) in text(response), f"{fault}: the breaker is closed"
-    assert vitec.stats.requests == []

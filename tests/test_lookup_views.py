@@ -15,18 +15,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from contacts.vitec.errors import (
-    AuthenticationError,
-    BadResponseError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ServerError,
-    VitecTimeoutError,
-)
 from tests.dashboard_fixtures import (
     cid,
     contact_calls,
-    english,
     escaped,
     ids_range,
     ids_sent,
@@ -731,12 +722,6 @@ def test_detail_of_an_unknown_contact_is_a_clear_404(en_client, credential, cont
     assert "Vitec has no contact with the id" in page
 
 
-def test_detail_when_vitec_fails_says_why(en_client, credential):
-    response = en_client.get("/contacts/fault-503/", {"credential": credential.pk})
-    assert response.status_code == 200
-    assert escaped(english(ServerError.user_message)) in text(response)
-
-
 # --- bad input never gives a 500 ------------------------------------------------------------------
 
 
@@ -793,77 +778,7 @@ def test_over_1000_ids_by_get_looks_up_the_first_1000(en_client, credential, vit
     assert sorted(ids_sent(vitec)) == ids[:1000]
 
 
-# --- Vitec faults become notices on a 200 page ----------------------------------------------------
-
-
-def _failure_page_shows(page: str, error_class, ids) -> None:
-    message = escaped(english(error_class.user_message))
-    assert message in page
-    assert 'class="notice error" role="alert"' in page
-    assert ", ".join(ids) in page
-
-
-def test_a_wrong_stored_password_is_a_notice(en_client, credential, vitec):
-    credential.set_password("not-the-password")
-    credential.save()
-    ids = ids_range(1, 3)
-    response = get(en_client, credential, ids)
-    assert response.status_code == 200
-    _failure_page_shows(text(response), AuthenticationError, ids)
-    assert row_ids(response) == []
-    assert {r.status for r in vitec.stats.requests} == {401}
-
-
-def test_a_customer_the_credential_does_not_cover_is_a_notice(en_client, broker, vitec):
-    other = make_credential(broker, customer_id="M9999")
-    ids = ["M9999-00001", "M9999-00002"]
-    response = get(en_client, other, ids)
-    assert response.status_code == 200
-    _failure_page_shows(text(response), PermissionDeniedError, ids)
-    assert {r.status for r in vitec.stats.requests} == {403}
-
-
-@pytest.mark.parametrize(
-    ("fault", "error_class"),
-    [
-        ("500", ServerError),
-        ("503", ServerError),
-        ("429", RateLimitedError),
-        ("malformed", BadResponseError),
-        ("html", BadResponseError),
-        ("truncated", BadResponseError),
-        ("hang", VitecTimeoutError),
-    ],
-)
-def test_a_vitec_fault_is_a_notice_on_a_200_page(
-    en_client, credential, vitec, settings, fault, error_class
-):
-    settings.VITEC_TIMEOUT = 0.5
-    vitec.configure(fault=fault, slow_body_seconds=1.0, retry_after=0)
-    ids = ids_range(1, 5)
-    response = get(en_client, credential, ids)
-    assert response.status_code == 200
-    page = text(response)
-    _failure_page_shows(page, error_class, ids)
-    assert "Category names could not be fetched" in page
-    assert row_ids(response) == []
-    assert total(response) == 0
-
-
-def test_one_failing_batch_among_many_keeps_the_other_rows(en_client, credential, vitec, reference):
-    ids = [*ids_range(1, 30), "fault-500", *ids_range(31, 60)]
-    response = get(en_client, credential, ids)
-    assert response.status_code == 200
-    (failed_call,) = [r for r in contact_calls(vitec) if r.status == 500]
-    failed = list(failed_call.contact_ids)
-    assert "fault-500" in failed and len(failed) == 20
-    shown = [i for i in ids if i not in failed]
-    assert row_ids(response) == shown
-    assert total(response) == len(shown)
-    page = text(response)
-    assert f"{len(failed)} contacts could not be fetched:" in page
-    _failure_page_shows(page, ServerError, failed)
-    assert "Category names could not be fetched" not in page
+# --- Vitec faults: each fault on each page is in tests/test_faults.py ----------------------------
 
 
 def test_alike_failures_of_many_batches_make_one_notice(en_client, credential, vitec):

@@ -5,7 +5,6 @@ serving the application over real HTTP.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
@@ -26,13 +25,14 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError, connections
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from crmviewer.logging import REDACTED, RedactSecretsFilter, RequestIdFilter, request_id_var
 from tests.dashboard_fixtures import ids_range, make_credential
-from tests.test_settings import PRODUCTION, ROOT, run_settings
+from tests.test_settings import PRODUCTION, ROOT, effective_settings, settings_for
 
 HEALTHZ = reverse("healthz")
 LOGIN = reverse("login")
@@ -351,11 +351,6 @@ def test_json_log_lines(json_lines):
 
 # --- Settings a deployment relies on ------------------------------------------------------------
 
-DEPLOYMENT_SETTINGS = (
-    "(s.SESSION_ENGINE, s.SECURE_REDIRECT_EXEMPT, s.LOG_FORMAT, "
-    "s.LOGGING['handlers']['console']['formatter'], s.STORAGES['staticfiles']['BACKEND'], "
-    "s.MIDDLEWARE[:3])"
-)
 # In the database, with a sealed copy in the cache the site can do without (crmviewer/sessions.py).
 SESSIONS_IN_DB_AND_CACHE = "crmviewer.sessions"
 FIRST_MIDDLEWARE = [
@@ -374,25 +369,30 @@ FIRST_MIDDLEWARE = [
         ({"DEBUG": "1", "LOG_FORMAT": "json"}, "json", "django.contrib.staticfiles.storage."),
     ],
 )
-def test_deployment_settings(monkeypatch, env, log_format, static_storage):
-    monkeypatch.delenv("LOG_FORMAT", raising=False)  # whatever the developer's shell has set
-    result = run_settings(env, DEPLOYMENT_SETTINGS)
-    assert result.returncode == 0, result.stderr
-    session_engine, exempt, chosen, formatter, storage, middleware = ast.literal_eval(
-        result.stdout.strip()
+def test_deployment_settings(env, log_format, static_storage):
+    settings = effective_settings(
+        env,
+        (
+            "SESSION_ENGINE",
+            "SECURE_REDIRECT_EXEMPT",
+            "LOG_FORMAT",
+            "LOGGING",
+            "STORAGES",
+            "MIDDLEWARE",
+        ),
     )
-    assert session_engine == SESSIONS_IN_DB_AND_CACHE
-    assert exempt == [r"^healthz$"]
-    assert chosen == formatter == log_format
-    assert storage.startswith(static_storage)
-    assert middleware == FIRST_MIDDLEWARE
+    assert settings["SESSION_ENGINE"] == SESSIONS_IN_DB_AND_CACHE
+    assert settings["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$"]
+    assert settings["LOG_FORMAT"] == log_format
+    assert settings["LOGGING"]["handlers"]["console"]["formatter"] == log_format
+    assert settings["STORAGES"]["staticfiles"]["BACKEND"].startswith(static_storage)
+    assert settings["MIDDLEWARE"][:3] == FIRST_MIDDLEWARE
 
 
-def test_an_unknown_log_format_stops_start_up(monkeypatch):
-    monkeypatch.delenv("LOG_FORMAT", raising=False)
-    result = run_settings({**PRODUCTION, "LOG_FORMAT": "xml"})
-    assert result.returncode != 0
-    assert "LOG_FORMAT is 'xml'; it can be json or plain." in result.stderr
+def test_an_unknown_log_format_stops_start_up():
+    with pytest.raises(ImproperlyConfigured) as caught:
+        settings_for({**PRODUCTION, "LOG_FORMAT": "xml"})
+    assert str(caught.value) == "LOG_FORMAT is 'xml'; it can be json or plain."
 
 
 # --- gunicorn's settings ------------------------------------------------------------------------

@@ -1,22 +1,26 @@
 """Use cases of the dashboard: the only place views, admin and commands call into.
 
-- credentials: which credentials a user may browse with; saving, disabling, testing one
+- credentials: which credentials a user may browse with; saving, disabling, testing one;
+  rotating their encryption keys
 - lookup: the Vitec client of each credential, the ids a broker typed, the per-credential cache
 - selectors: the current view (query, declared filters, sort, counts), shared by page and exports
 - presentation: a contact in the broker's words, and the one column table
 - access: the list page, a contact's page and exports, each recorded first (no trace, no data)
 - exports: the cells and rows of a file
+- messages: what a broker reads when a Vitec call failed
 """
 
 from .access import ContactShown, ExportIncomplete, contact_show, contacts_export, contacts_page
 from .credentials import (
     ConnectionTest,
+    KeysCannotDecrypt,
     credential_for_user,
     credential_save,
     credential_test_connection,
     credential_upsert,
     credentials_disable,
     credentials_for_user,
+    credentials_rotate_keys,
 )
 from .exports import contacts_export_rows, csv_cell, export_columns, formula_risk
 from .lookup import (
@@ -28,6 +32,7 @@ from .lookup import (
     contacts_lookup,
     ids_parse,
 )
+from .messages import broker_message
 from .presentation import (
     COLUMNS,
     HTML_COLUMNS,
@@ -69,9 +74,11 @@ __all__ = [
     "ContactView",
     "ExportIncomplete",
     "Failure",
+    "KeysCannotDecrypt",
     "Lookup",
     "ParsedIds",
     "Phone",
+    "broker_message",
     "category_names",
     "client_for_credential",
     "contact_get",
@@ -91,6 +98,7 @@ __all__ = [
     "credential_upsert",
     "credentials_disable",
     "credentials_for_user",
+    "credentials_rotate_keys",
     "csv_cell",
     "export_columns",
     "formula_risk",

@@ -1,29 +1,31 @@
-"""Vitec credentials: which a user may browse with, saving one (from the admin or a command), and
-testing one against Vitec."""
+"""Vitec credentials: which a user may browse with; saving, disabling and testing one; rotating
+the keys their passwords are encrypted with."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..audit import Actor, audit_record
-from ..crypto import CredentialDecryptionError
+from ..crypto import CredentialDecryptionError, rotate_secret, validate_keys
 from ..models import AuditEvent, VitecCredential
 from ..vitec.errors import VitecError
 from .lookup import client_for_credential
+from .messages import broker_message
 
 
-def credentials_for_user(*, user) -> QuerySet[VitecCredential]:
+def credentials_for_user(*, user: User) -> QuerySet[VitecCredential]:
     """The active credentials a user may browse with (never another user's)."""
     return VitecCredential.objects.filter(user=user, is_active=True).order_by("label", "pk")
 
 
-def credential_for_user(*, user, credential_id: int | str | None) -> VitecCredential | None:
+def credential_for_user(*, user: User, credential_id: int | str | None) -> VitecCredential | None:
     """The user's credential with that id, their first one when no id is given, else None.
 
     An id that belongs to another user, is inactive or is garbage gives None: the caller answers
@@ -44,7 +46,9 @@ class ConnectionTest:
     message: str
 
 
-def credential_test_connection(*, credential: VitecCredential, actor=None) -> ConnectionTest:
+def credential_test_connection(
+    *, credential: VitecCredential, actor: User | None = None
+) -> ConnectionTest:
     """Call Vitec with the stored credential, record the outcome on it and in the audit trail
     (as done by `actor`, the user who asked for the test)."""
     try:
@@ -53,7 +57,7 @@ def credential_test_connection(*, credential: VitecCredential, actor=None) -> Co
     except CredentialDecryptionError as exc:
         outcome = ConnectionTest(ok=False, message=str(exc))
     except VitecError as exc:
-        outcome = ConnectionTest(ok=False, message=f"{exc.broker_message} [{exc.status or '-'}]")
+        outcome = ConnectionTest(ok=False, message=f"{broker_message(exc)} [{exc.status or '-'}]")
     else:
         count = len(categories.all)
         message = _("Connected: Vitec lists %(count)d categories.") % {"count": count}
@@ -124,7 +128,7 @@ _UPSERT_FIELDS = ("api_username", "label", "is_active")
 
 def credential_upsert(
     *,
-    user,
+    user: User,
     customer_id: str,
     api_username: str,
     password: str,
@@ -180,3 +184,43 @@ def credentials_disable(*, credentials: QuerySet[VitecCredential], actor: Actor)
             details={"owner": credential.user.get_username()},
         )
     return count
+
+
+class KeysCannotDecrypt(Exception):
+    """Some stored passwords cannot be decrypted with CREDENTIAL_KEYS: nothing was changed."""
+
+    def __init__(self, credential_ids: list[int]) -> None:
+        super().__init__(credential_ids)
+        self.credential_ids = credential_ids
+
+
+def credentials_rotate_keys(*, dry_run: bool = False) -> int:
+    """Re-encrypt every stored password with the first key of CREDENTIAL_KEYS, all or nothing;
+    how many credentials were (or, with `dry_run`, would be) re-encrypted.
+
+    Raises ImproperlyConfigured for unusable keys, KeysCannotDecrypt (nothing changed) when any
+    stored password cannot be decrypted. Each re-encryption is recorded, with no field names:
+    the password is the same, under a new key.
+    """
+    validate_keys()
+    with transaction.atomic():
+        credentials = list(VitecCredential.objects.select_for_update().order_by("pk"))
+        failed: list[int] = []
+        for credential in credentials:
+            try:
+                credential.password_encrypted = rotate_secret(credential.password_encrypted)
+            except CredentialDecryptionError:
+                failed.append(credential.pk)
+        if failed:
+            raise KeysCannotDecrypt(failed)
+        if dry_run:
+            return len(credentials)
+        # bulk_update leaves updated_at alone: re-encryption is not an edit of the credential.
+        VitecCredential.objects.bulk_update(credentials, ["password_encrypted"], batch_size=500)
+        for credential in credentials:
+            audit_record(
+                action=AuditEvent.Action.CREDENTIAL_CHANGED,
+                credential=credential,
+                details={"reencrypted": True, "source": "rotate_credential_keys"},
+            )
+    return len(credentials)

@@ -13,22 +13,27 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.utils.crypto import salted_hmac
 
+import crmviewer
 from crmviewer.cache import FailoverStore
 from crmviewer.sealing import MISSING, seal, unseal
 
 from ..models import VitecCredential
-from ..vitec.breaker import MemoryStore
-from ..vitec.client import LookupResult, VitecClient, is_valid_id, unique_ids
+from ..vitec.breaker import CircuitBreaker, MemoryStore
+from ..vitec.client import VitecClient
 from ..vitec.errors import VitecError
-from ..vitec.models import Categories, Contact
+from ..vitec.ids import LookupResult, is_valid_id, unique_ids
+from ..vitec.models import Categories, Contact, CrmContact
+from ..vitec.retry import RetryPolicy
 
 MAX_LOOKUP_IDS = 1000
 CACHE_PREFIX = "crmviewer:v1"
+USER_AGENT = f"crmviewer/{crmviewer.__version__} (+python-requests/{requests.__version__})"
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 
 _clients: OrderedDict[tuple[int, str], VitecClient] = OrderedDict()
@@ -51,10 +56,20 @@ def client_for_credential(credential: VitecCredential) -> VitecClient:
         if client is not None:
             _clients.move_to_end(key)
             return client
-    client = VitecClient.from_settings(
+    client = VitecClient(
+        base_url=settings.VITEC_BASE_URL,
         username=credential.api_username,
         password=credential.get_password(),
-        breaker_store=_breaker_store,
+        timeout=settings.VITEC_TIMEOUT,
+        max_concurrency=settings.VITEC_MAX_CONCURRENCY,
+        retry=RetryPolicy(max_retries=settings.VITEC_MAX_RETRIES),
+        breaker=CircuitBreaker(
+            store=_breaker_store,
+            threshold=settings.VITEC_BREAKER_FAILURES,
+            cooldown=settings.VITEC_BREAKER_SECONDS,
+            prefix=f"{CACHE_PREFIX}:vitec-breaker",
+        ),
+        user_agent=USER_AGENT,
     )
     with _clients_lock:
         _clients[key] = client
@@ -131,7 +146,6 @@ def _release_database_connections() -> None:
 @dataclass(frozen=True, slots=True)
 class Lookup:
     result: LookupResult
-    from_cache: int = 0  # how many of the ids were answered from the cache
     categories: Categories | None = None
     categories_error: VitecError | None = None
 
@@ -150,37 +164,20 @@ def contacts_lookup(
     cached = {} if refresh else _cache_read([*keys.values(), categories_key])
     hits = {contact_id: cached[key] for contact_id, key in keys.items() if key in cached}
     missing = [contact_id for contact_id in ids if contact_id not in hits]
-
-    categories: Categories | None = cached.get(categories_key)  # type: ignore[assignment]
-    categories_error: VitecError | None = None
-
-    fetched = LookupResult()
+    categories = cached.get(categories_key)
+    fetched, categories_error = LookupResult(), None
     if missing or categories is None:
-        client = client_for_credential(credential)
-        _release_database_connections()  # the calls below may take seconds
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitec-categories") as pool:
-            # Category names are fetched beside the batches, so a cold page waits for one round;
-            # in a copy of this context, so that its log lines keep the request id.
-            future = (
-                pool.submit(
-                    contextvars.copy_context().run, client.fetch_categories, credential.customer_id
-                )
-                if categories is None
-                else None
-            )
-            if missing:
-                fetched = client.fetch_contacts(credential.customer_id, missing)
-            if future is not None:
-                try:
-                    categories = future.result()
-                    _cache_write({categories_key: categories})
-                except VitecError as exc:
-                    categories_error = exc
+        fetched, fresh, categories_error = _fetch(credential, missing, categories is None)
+        if fresh is not None:
+            categories = fresh
+            _cache_write({categories_key: fresh})
         to_store: dict[str, object] = {keys[c.id]: c for c in fetched.contacts}
         to_store.update({keys[contact_id]: _NOT_FOUND for contact_id in fetched.not_found})
         _cache_write(to_store)
 
-    found = {contact_id: value for contact_id, value in hits.items() if value != _NOT_FOUND}
+    found: dict[str, Contact] = {
+        contact_id: value for contact_id, value in hits.items() if isinstance(value, CrmContact)
+    }
     found.update({c.id: c for c in fetched.contacts})
     not_found = {contact_id for contact_id, value in hits.items() if value == _NOT_FOUND}
     not_found.update(fetched.not_found)
@@ -194,10 +191,35 @@ def contacts_lookup(
     )
     return Lookup(
         result=result,
-        from_cache=len(hits),
-        categories=categories,
+        categories=categories if isinstance(categories, Categories) else None,
         categories_error=categories_error,
     )
+
+
+def _fetch(
+    credential: VitecCredential, ids: list[str], with_categories: bool
+) -> tuple[LookupResult, Categories | None, VitecError | None]:
+    """The contacts from Vitec, and its category names when asked: fetched beside the batches,
+    so a cold page waits for one round."""
+    client = client_for_credential(credential)
+    _release_database_connections()  # the calls below may take seconds
+    fetched, categories, error = LookupResult(), None, None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitec-categories") as pool:
+        # In a copy of this context, so that its log lines keep the request id.
+        run = contextvars.copy_context().run
+        future = (
+            pool.submit(run, client.fetch_categories, credential.customer_id)
+            if with_categories
+            else None
+        )
+        if ids:
+            fetched = client.fetch_contacts(credential.customer_id, ids)
+        if future is not None:
+            try:
+                categories = future.result()
+            except VitecError as exc:
+                error = exc
+    return fetched, categories, error
 
 
 def contact_get(

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from django.utils.translation import gettext_lazy as _
 
 from ..models import VitecCredential
-from ..vitec.client import LookupResult
+from ..vitec.ids import LookupResult
 from ..vitec.models import Category, Contact
 from .lookup import Lookup, contacts_lookup
+from .messages import broker_message
 from .presentation import SORT_COLUMNS, TYPE_LABELS, phone_digits, search_text
 
 PAGE_SIZE = 50
@@ -94,8 +95,14 @@ class ContactView:
         """Failed batches grouped by what went wrong, so 50 alike failures make one notice."""
         groups: dict[str, list[str]] = {}
         for batch in self.result.failed:
-            groups.setdefault(batch.error.broker_message, []).extend(batch.ids)
+            groups.setdefault(broker_message(batch.error), []).extend(batch.ids)
         return [Failure(message=message, ids=tuple(ids)) for message, ids in groups.items()]
+
+    @property
+    def categories_error_message(self) -> str:
+        """Why category names are missing, in the broker's words ("" when they are not)."""
+        error = self.lookup.categories_error
+        return broker_message(error) if error is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +116,13 @@ def contacts_sort(contacts: Iterable[Contact], sort: str) -> list[Contact]:
     either way, and equal values keep the order asked (the sort is stable)."""
     rows = list(contacts)
     column = SORT_COLUMNS.get(sort.removeprefix("-"))
-    if column is None:
+    sort_key = column.sort_key if column is not None else None
+    if sort_key is None:
         return rows
-    keyed = [(column.sort_key(contact), contact) for contact in rows]
+    keyed = [(sort_key(contact), contact) for contact in rows]
     present = [(key, contact) for key, contact in keyed if key is not None]
     missing = [contact for key, contact in keyed if key is None]
+    # One column's keys are all of one kind (text, number or time), which the types cannot say.
     present.sort(key=lambda pair: pair[0], reverse=sort.startswith("-"))  # type: ignore[arg-type,return-value]
     return [contact for _, contact in present] + missing
 

@@ -14,19 +14,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import requests
 import urllib3
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-import crmviewer
-
-from .breaker import CircuitBreaker, Store
+from .breaker import CircuitBreaker
 from .errors import (
     BadResponseError,
     FailedRequest,
@@ -35,24 +31,31 @@ from .errors import (
     VitecTimeoutError,
     error_for_status,
 )
-from .models import (
-    Categories,
-    Contact,
-    ContactIndex,
-    ContactRef,
-    ContactType,
+from .ids import (
+    MAX_IDS_PER_CALL,
+    FailedBatch,
+    LookupResult,
+    batched,
+    encode_ids,
+    encode_path_segment,
+    is_valid_id,
+    unique_ids,
+)
+from .models import Categories, Contact, ContactIndex, ContactRef, ContactType
+from .parsing import (
     parse_category_lists,
     parse_contact_index,
     parse_contacts,
     parse_search,
+    xml_to_data,
 )
+from .retry import RetryPolicy, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
-MAX_IDS_PER_CALL = 20  # Vitec's documented limit for CRM/Contact/{customerId}/{contactIds}
-MAX_ID_LENGTH = 40  # "Kontaktid måste vara mellan 0 och 40 tecken"
 MAX_BODY_BYTES = 20 * 1024 * 1024  # 20 ids never take this much; anything bigger is not Vitec
-USER_AGENT = f"crmviewer/{crmviewer.__version__} (+python-requests/{requests.__version__})"
+# The app names itself and its version (contacts/services/lookup.py); this is the default.
+USER_AGENT = f"crmviewer-vitec-client (+python-requests/{requests.__version__})"
 
 # The body broke off before its promised length, or could not be decoded. The urllib3 ones come
 # from reading the raw stream ourselves (see _read_body), where requests does not translate them.
@@ -63,131 +66,12 @@ _CUT_SHORT = (
     urllib3.exceptions.DecodeError,
 )
 _TIMED_OUT = (requests.Timeout, urllib3.exceptions.TimeoutError)
-_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-# XML elements whose children form a list (DataContract collections), by lower-cased local name.
-_XML_LIST_TAGS = frozenset(
-    {"categories", "matches", "persons", "companies", "deceasedestates"}
-    | {"personcategories", "companycategories"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """When to try a failed call again, and how long to wait first.
-
-    Only failures a retry can cure are retried: connection errors, timeouts, 502/503/504 and 429.
-    The wait grows exponentially from `backoff_base`, is capped at `backoff_cap`, and is jittered
-    ("full jitter") so that many clients do not retry in step. A `Retry-After` from Vitec is
-    honoured as given; one longer than `retry_after_cap` is not waited out at all: the error goes
-    to the broker at once instead of holding the page.
-    """
-
-    max_retries: int = 2
-    backoff_base: float = 0.5
-    backoff_cap: float = 8.0
-    retry_after_cap: float = 30.0
-
-    def delay(
-        self, *, retries_done: int, error: VitecError, rand: Callable[[], float] = random.random
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None when the error is final."""
-        if retries_done >= self.max_retries or not error.retryable:
-            return None
-        if error.retry_after is not None:
-            return error.retry_after if error.retry_after <= self.retry_after_cap else None
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**retries_done))
-        return rand() * ceiling
-
-
-@dataclass(frozen=True, slots=True)
-class FailedBatch:
-    ids: tuple[str, ...]
-    error: VitecError
-
-
-@dataclass(frozen=True, slots=True)
-class LookupResult:
-    """What a lookup of many ids gave: what worked is kept even when some batches failed."""
-
-    requested: tuple[str, ...] = ()  # de-duplicated, in the order asked
-    contacts: tuple[Contact, ...] = ()  # in the order asked
-    not_found: tuple[str, ...] = ()  # asked for, answered, but not returned by Vitec
-    failed: tuple[FailedBatch, ...] = ()  # batches whose call failed, with the error
-    invalid: tuple[str, ...] = ()  # ids Vitec would reject (empty, too long): never sent
-    calls: int = 0  # HTTP attempts made, retries included
-
-    @property
-    def failed_ids(self) -> tuple[str, ...]:
-        return tuple(contact_id for batch in self.failed for contact_id in batch.ids)
-
-    @property
-    def complete(self) -> bool:
-        return not self.failed
 
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
     body: bytes
     content_type: str
-
-
-def unique_ids(ids: Iterable[str]) -> list[str]:
-    """Ids without duplicates, first occurrence kept, order kept."""
-    return list(dict.fromkeys(ids))
-
-
-def batched(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[tuple[str, ...]]:
-    return [tuple(ids[start : start + size]) for start in range(0, len(ids), size)]
-
-
-def encode_path_segment(value: str) -> str:
-    """Percent-encode everything but unreserved characters, so a value can never alter the path.
-
-    "." and ".." are encoded too: left as they are, HTTP libraries resolve them as dot-segments
-    ("/CRM/Contact/M1/.." becomes "/CRM/Contact/").
-    """
-    if value.strip(".") == "":
-        return value.replace(".", "%2E")
-    return quote(value, safe="")
-
-
-def encode_ids(ids: Iterable[str]) -> str:
-    """The `{contactIds}` segment: each id encoded on its own, joined by literal commas."""
-    return ",".join(encode_path_segment(contact_id) for contact_id in ids)
-
-
-def is_valid_id(contact_id: str) -> bool:
-    """What Vitec can take as a contact id: 1 to 40 characters, not just dots."""
-    return 0 < len(contact_id) <= MAX_ID_LENGTH and contact_id.strip(".") != ""
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent/garbage."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def xml_to_data(element: Any) -> Any:
-    """A DataContract XML element as the equivalent JSON structure (keys keep their case)."""
-    local = element.tag.rsplit("}", 1)[-1]
-    children = list(element)
-    if element.get(_XSI_NIL) == "true":
-        return None
-    if local.startswith("ArrayOf") or local.lower() in _XML_LIST_TAGS:
-        return [xml_to_data(child) for child in children]
-    if not children:
-        return element.text if element.text is not None else ""
-    return {child.tag.rsplit("}", 1)[-1]: xml_to_data(child) for child in children}
 
 
 class VitecClient:
@@ -210,6 +94,7 @@ class VitecClient:
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         breaker: CircuitBreaker | None = None,
+        user_agent: str = USER_AGENT,
     ) -> None:
         if response_format not in ("json", "xml"):
             raise ValueError("response_format must be 'json' or 'xml'")
@@ -223,47 +108,17 @@ class VitecClient:
         self._sleep = sleep
         self._rand = rand
         self.breaker = breaker
+        self.username = username
         self.session = requests.Session()
         # As bytes: requests would encode str as Latin-1 and fail on e.g. "€" in a password.
-        self.session.auth = (username.encode(), password.encode())
+        self.session.auth = requests.auth.HTTPBasicAuth(username.encode(), password.encode())
         self.session.trust_env = False  # no proxy or .netrc can replace our credential
         accept = "application/xml" if response_format == "xml" else "application/json"
-        self.session.headers.update({"Accept": accept, "User-Agent": USER_AGENT})
+        self.session.headers.update({"Accept": accept, "User-Agent": user_agent})
         # One connection per concurrent batch, plus one for a call made beside them (categories).
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=max_concurrency + 1, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-
-    @classmethod
-    def from_settings(
-        cls,
-        *,
-        username: str,
-        password: str,
-        breaker_store: Store | None = None,
-        **overrides: Any,
-    ) -> VitecClient:
-        """A client configured from Django settings (VITEC_*), with optional overrides.
-
-        `breaker_store` keeps the circuit breaker's state: the app passes one that every app
-        server shares (contacts/services.py); without it the state is this process's own.
-        """
-        from django.conf import settings
-
-        options: dict[str, Any] = {
-            "base_url": settings.VITEC_BASE_URL,
-            "timeout": settings.VITEC_TIMEOUT,
-            "max_concurrency": settings.VITEC_MAX_CONCURRENCY,
-            "retry": RetryPolicy(max_retries=settings.VITEC_MAX_RETRIES),
-            "breaker": CircuitBreaker(
-                store=breaker_store,
-                threshold=settings.VITEC_BREAKER_FAILURES,
-                cooldown=settings.VITEC_BREAKER_SECONDS,
-                prefix="crmviewer:v1:vitec-breaker",
-            ),
-        }
-        options.update(overrides)
-        return cls(username=username, password=password, **options)
 
     def close(self) -> None:
         self.session.close()
@@ -275,7 +130,7 @@ class VitecClient:
         self.close()
 
     def __repr__(self) -> str:  # never shows the password
-        return f"<VitecClient {self.base_url} user={self.session.auth[0].decode()!r}>"
+        return f"<VitecClient {self.base_url} user={self.username!r}>"
 
     # --- endpoints -------------------------------------------------------------------------------
 

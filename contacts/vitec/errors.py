@@ -1,17 +1,15 @@
 """The one error hierarchy for Vitec Connect calls, and the one place a status becomes an error.
 
 Every error carries what failed (method and URL, never credentials), the HTTP status when there
-was one, Vitec's own message text when it sent one, and a short message a broker can read, in
-the active language (Swedish by default, English on request).
+was one, Vitec's own message text when it sent one, and a `code` naming the kind of failure. The
+words a broker reads are chosen from the code by the app (contacts/services/messages.py): this
+package speaks HTTP and JSON only.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-
-from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +21,7 @@ class FailedRequest:
 class VitecError(Exception):
     """Base of everything that can go wrong when talking to Vitec Connect."""
 
-    user_message: Promise = _("Vitec could not be reached right now. Try again in a while.")
+    code = "unavailable"
     retryable = False
 
     def __init__(
@@ -53,46 +51,30 @@ class VitecError(Exception):
             parts.append(f"Vitec: {self.vitec_message}")
         return " | ".join(parts)
 
-    @property
-    def broker_message(self) -> str:
-        """The message to show a broker, in the active language."""
-        return str(self.user_message)
-
 
 class AuthenticationError(VitecError):
-    user_message = _(
-        "Vitec did not accept the stored API user name or password. Ask your administrator "
-        "to check the credential."
-    )
+    code = "authentication"
 
 
 class PermissionDeniedError(VitecError):
-    user_message = _(
-        "The stored credential has no access to this customer in Vitec. Ask your administrator."
-    )
+    code = "permission_denied"
 
 
 class ValidationError(VitecError):
-    user_message = _("Vitec rejected the request as invalid.")
-
-    @property
-    def broker_message(self) -> str:
-        if self.vitec_message:
-            return f"{self.user_message} ({self.vitec_message})"
-        return str(self.user_message)
+    code = "invalid_request"
 
 
 class NotFoundError(VitecError):
-    user_message = _("Vitec did not find what was asked for.")
+    code = "not_found"
 
 
 class RateLimitedError(VitecError):
-    user_message = _("Vitec asks us to slow down. Wait a moment and try again.")
+    code = "rate_limited"
     retryable = True
 
 
 class ServerError(VitecError):
-    user_message = _("Vitec had an internal error. Try again in a while.")
+    code = "server_error"
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
@@ -100,26 +82,23 @@ class ServerError(VitecError):
 
 
 class VitecConnectionError(VitecError):
-    user_message = _("Vitec could not be reached. Check the connection and try again.")
+    code = "connection"
     retryable = True
 
 
 class VitecTimeoutError(VitecConnectionError):
-    user_message = _("Vitec did not answer in time. Try again in a while.")
+    code = "timeout"
 
 
 class CircuitOpenError(VitecConnectionError):
     """Vitec failed repeatedly for this customer: calls fail fast for a short while."""
 
-    user_message = _(
-        "Vitec has not been answering for this customer, so crmviewer pauses its calls for a "
-        "short while. Try again in a minute."
-    )
+    code = "circuit_open"
     retryable = False
 
 
 class BadResponseError(VitecError):
-    user_message = _("Vitec sent an answer that could not be read. Try again in a while.")
+    code = "bad_response"
 
 
 # 429 is retryable too, but handled apart because it carries Retry-After.
@@ -174,14 +153,16 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> VitecError:
     """Map a non-2xx HTTP status to the error that describes it."""
-    kwargs = {
-        "status": status,
-        "vitec_message": vitec_message_from_body(body),
-        "request": request,
-        "retry_after": retry_after,
-    }
     if status in _BY_STATUS:
-        return _BY_STATUS[status](f"Vitec answered {status}", **kwargs)
-    if status >= 500:
-        return ServerError(f"Vitec answered {status}", **kwargs)
-    return BadResponseError(f"Unexpected status {status}", **kwargs)
+        kind, detail = _BY_STATUS[status], f"Vitec answered {status}"
+    elif status >= 500:
+        kind, detail = ServerError, f"Vitec answered {status}"
+    else:
+        kind, detail = BadResponseError, f"Unexpected status {status}"
+    return kind(
+        detail,
+        status=status,
+        vitec_message=vitec_message_from_body(body),
+        request=request,
+        retry_after=retry_after,
+    )

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from contacts.vitec.breaker import CircuitBreaker, MemoryStore
-from contacts.vitec.client import RetryPolicy
 from contacts.vitec.errors import (
     AuthenticationError,
     BadResponseError,
@@ -18,8 +17,10 @@ from contacts.vitec.errors import (
     ServerError,
     ValidationError,
     VitecConnectionError,
+    VitecError,
     VitecTimeoutError,
 )
+from contacts.vitec.retry import RetryPolicy
 
 
 class Clock:
@@ -75,7 +76,7 @@ def test_it_opens_after_the_threshold_in_a_row_and_a_success_resets_the_count(br
     with pytest.raises(CircuitOpenError) as caught:
         breaker.before_call("M1001")
     assert caught.value.retryable is False
-    assert str(caught.value.broker_message)
+    assert caught.value.code == "circuit_open"
 
 
 def test_customers_are_kept_apart(breaker):
@@ -145,3 +146,59 @@ def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleep
     contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
     assert [c.id for c in contacts] == ["M1001-00001"]
     assert not breaker.is_open(f"{sandbox.base_url}|M1001")
+
+
+@pytest.mark.parametrize(
+    ("fault", "counts"),
+    [
+        ("500", True),
+        ("502", True),
+        ("503", True),
+        ("504", True),
+        ("429", True),
+        ("truncated", True),
+        ("malformed", True),
+        ("html", True),
+        ("hang", True),
+        ("400", False),
+        ("400-empty", False),
+        ("404", False),
+    ],
+)
+def test_which_faults_open_the_breaker_of_a_client(make_client, sandbox, fault, counts):
+    """breaker.py: "connection errors, timeouts, 5xx, 429 and unreadable answers" count, also
+    when the client finds out only after Vitec answered (a body it cannot read); a 4xx about the
+    request never does. With a threshold of 1, one failed call decides."""
+    sandbox.configure(fault=fault, retry_after=0, slow_body_seconds=0.4)
+    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0), timeout=0.2)
+    with pytest.raises(VitecError) as first:
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert not isinstance(first.value, CircuitOpenError)
+    sandbox.stats.reset()
+    if counts:
+        with pytest.raises(CircuitOpenError):
+            client.fetch_contact_batch("M1001", ["M1001-00001"])
+        assert sandbox.stats.requests == []
+    else:
+        with pytest.raises(type(first.value)):
+            client.fetch_contact_batch("M1001", ["M1001-00001"])
+        assert len(sandbox.stats.requests) == 1
+
+
+@pytest.mark.parametrize("where", ["refused_url", "blackhole_url"])
+def test_an_unreachable_vitec_opens_the_breaker_of_a_client(make_client, request, where):
+    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    client = make_client(
+        base_url=request.getfixturevalue(where),
+        breaker=breaker,
+        retry=RetryPolicy(max_retries=0),
+        timeout=0.2,
+    )
+    with pytest.raises(VitecConnectionError) as first:
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert not isinstance(first.value, CircuitOpenError)
+    started = time.monotonic()
+    with pytest.raises(CircuitOpenError):
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert time.monotonic() - started < 0.1  # no connect attempted

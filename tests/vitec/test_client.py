@@ -8,15 +8,8 @@ import time
 
 import pytest
 
-from contacts.vitec.client import (
-    MAX_IDS_PER_CALL,
-    USER_AGENT,
-    RetryPolicy,
-    VitecClient,
-    batched,
-    encode_ids,
-    unique_ids,
-)
+from contacts.services.lookup import USER_AGENT
+from contacts.vitec.client import VitecClient
 from contacts.vitec.errors import (
     AuthenticationError,
     BadResponseError,
@@ -28,12 +21,14 @@ from contacts.vitec.errors import (
     VitecConnectionError,
     VitecTimeoutError,
 )
+from contacts.vitec.ids import MAX_IDS_PER_CALL, batched, encode_ids, unique_ids
 from contacts.vitec.models import (
     ContactType,
     CrmCompanyContact,
     CrmDeceasedEstateContact,
     CrmPersonContact,
 )
+from contacts.vitec.retry import RetryPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -335,7 +330,6 @@ def test_one_failing_batch_keeps_the_others(make_client, sandbox):
     assert failed.ids == tuple(ids[20:40])
     assert [c.id for c in result.contacts] == ids[:20] + ids[40:]
     assert result.not_found == ()
-    assert not result.complete and result.failed_ids == tuple(ids[20:40])
 
 
 def test_connection_refused_is_a_connection_error(make_client, sleeps):
@@ -349,6 +343,16 @@ def test_connection_refused_is_a_connection_error(make_client, sleeps):
     (failed,) = result.failed
     assert type(failed.error) is VitecConnectionError
     assert failed.error.attempts == 3 and len(sleeps.waits) == 2
+
+
+def test_a_connect_that_never_completes_times_out(make_client, blackhole_url, sleeps):
+    client = make_client(base_url=blackhole_url, timeout=0.3, retry=RetryPolicy(max_retries=1))
+    started = time.monotonic()
+    with pytest.raises(VitecTimeoutError) as caught:
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    elapsed = time.monotonic() - started
+    assert caught.value.attempts == 2 and len(sleeps.waits) == 1  # retried, as timeouts are
+    assert elapsed < 2 * 0.3 + 1.0  # two attempts of at most the timeout each, plus slack
 
 
 @pytest.mark.parametrize("fault", ["hang", "slow"])

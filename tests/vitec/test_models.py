@@ -17,7 +17,6 @@ from defusedxml import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contacts.vitec.client import xml_to_data
 from contacts.vitec.models import (
     Address,
     Categories,
@@ -34,12 +33,15 @@ from contacts.vitec.models import (
     Email,
     MatchingWatched,
     PersonTelephone,
+)
+from contacts.vitec.parsing import (
     parse_category_lists,
     parse_contact,
     parse_contact_index,
     parse_contacts,
     parse_datetime,
     parse_search,
+    xml_to_data,
 )
 
 CET = timezone(timedelta(hours=1))

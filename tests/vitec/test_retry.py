@@ -2,7 +2,6 @@
 
 import pytest
 
-from contacts.vitec.client import RetryPolicy, parse_retry_after
 from contacts.vitec.errors import (
     AuthenticationError,
     BadResponseError,
@@ -15,6 +14,7 @@ from contacts.vitec.errors import (
     VitecTimeoutError,
     error_for_status,
 )
+from contacts.vitec.retry import RetryPolicy, parse_retry_after
 
 POLICY = RetryPolicy(max_retries=5, backoff_base=0.5, backoff_cap=4.0, retry_after_cap=30.0)
 

@@ -1,0 +1,58 @@
+"""What a broker reads when a Vitec call failed (contacts/services/messages.py): one message per
+kind of failure, in English and Swedish, with Vitec's own text kept after it for a refused
+request. Expectations are written out by hand (tests/dashboard_fixtures.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils.translation import override
+
+from contacts.services import broker_message
+from contacts.vitec import errors
+from tests.dashboard_fixtures import BROKER_MESSAGES_EN
+
+VITEC_TEXT = "Kontakt-id är för långt"
+
+
+@pytest.mark.parametrize("cls", list(BROKER_MESSAGES_EN), ids=lambda c: c.__name__)
+def test_each_kind_of_failure_in_english(cls) -> None:
+    with override("en"):
+        assert broker_message(cls("detail", status=500)) == BROKER_MESSAGES_EN[cls]
+
+
+def test_every_error_class_has_its_message() -> None:
+    def subclasses(cls: type) -> set[type]:
+        return {cls} | {s for sub in cls.__subclasses__() for s in subclasses(sub)}
+
+    assert subclasses(errors.VitecError) == set(BROKER_MESSAGES_EN)
+
+
+@pytest.mark.parametrize(
+    ("cls", "swedish"),
+    [
+        (errors.ServerError, "Ett internt fel uppstod hos Vitec. Försök igen om en stund."),
+        (
+            errors.AuthenticationError,
+            "Vitec godkände inte det sparade API-användarnamnet eller lösenordet. Be din "
+            "administratör kontrollera inloggningsuppgifterna.",
+        ),
+    ],
+)
+def test_swedish_by_default(cls, swedish) -> None:
+    with override("sv"):
+        assert broker_message(cls("detail")) == swedish
+
+
+def test_a_refused_request_keeps_vitecs_own_text_apart() -> None:
+    error = errors.error_for_status(400, body=f'{{"message": "{VITEC_TEXT}"}}')
+    with override("en"):
+        assert broker_message(error) == f"Vitec rejected the request as invalid. ({VITEC_TEXT})"
+    without_text = errors.error_for_status(400, body="<html>Bad Request</html>")
+    with override("en"):
+        assert broker_message(without_text) == "Vitec rejected the request as invalid."
+
+
+def test_other_failures_never_show_vitecs_text() -> None:
+    error = errors.error_for_status(500, body='{"message": "Stack trace: password=hemligt"}')
+    with override("en"):
+        assert broker_message(error) == BROKER_MESSAGES_EN[errors.ServerError]
