@@ -8,15 +8,17 @@ would otherwise read a stored value one character at a time. Such a lookup gets 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -28,6 +30,14 @@ from . import services
 from .audit import Actor
 from .forms_admin import PASSWORD_FIELD, VitecCredentialAdminForm
 from .models import AuditEvent, VitecCredential
+
+if TYPE_CHECKING:
+    from django_stubs_ext import FieldOpts, FieldsetSpec
+
+    # What the mixin's methods see of `self` and reach through `super()`: an admin.
+    _AdminBase = admin.ModelAdmin
+else:
+    _AdminBase = object
 
 # Neither a 500 report nor a debug page may show the password typed into the form.
 sensitive_password = method_decorator(sensitive_post_parameters(PASSWORD_FIELD))
@@ -54,7 +64,8 @@ def lookup_reaches_secret(model: type[Model], lookup: str) -> bool:
             field = model._meta.get_field(part)
         except FieldDoesNotExist:
             return False
-        if (model._meta.concrete_model._meta.label_lower, field.name) in SECRET_FIELDS:
+        concrete = model._meta.concrete_model or model  # None only while the class is built
+        if (concrete._meta.label_lower, field.name) in SECRET_FIELDS:
             return True
         if not field.is_relation or field.related_model is None:
             return False
@@ -62,14 +73,14 @@ def lookup_reaches_secret(model: type[Model], lookup: str) -> bool:
     return False
 
 
-class NoSecretLookupsMixin:
+class NoSecretLookupsMixin(_AdminBase):
     """Refuses list filters that reach a secret field: Django answers them with a 400.
 
     Search (`?q=`) only searches `search_fields` and sorting (`?o=`) only takes column numbers of
     `list_display`; neither names a secret field (tests/test_admin.py checks every admin).
     """
 
-    def lookup_allowed(self, lookup: str, value, request: HttpRequest) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         if lookup_reaches_secret(self.model, lookup):
             return False
         return super().lookup_allowed(lookup, value, request)
@@ -112,14 +123,27 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     # the "Test connection" button further down.
     save_on_top = True
 
-    def get_fieldsets(self, request: HttpRequest, obj: VitecCredential | None = None):
-        login = (None, {"fields": ["user", "label", "customer_id", "api_username", PASSWORD_FIELD]})
+    def get_fieldsets(
+        self, request: HttpRequest, obj: VitecCredential | None = None
+    ) -> FieldsetSpec:
+        login: tuple[None, FieldOpts] = (
+            None,
+            {"fields": ["user", "label", "customer_id", "api_username", PASSWORD_FIELD]},
+        )
         if obj is None:
             return [login, (None, {"fields": ["is_active"]})]
-        status = ["is_active", "last_verified_at", "last_error", "created_at", "updated_at"]
-        if self.has_change_permission(request, obj):
-            status.insert(1, "connection_test_button")
-        return [login, (_("Status"), {"fields": status})]
+        test = ["connection_test_button"] if self.has_change_permission(request, obj) else []
+        status: FieldOpts = {
+            "fields": [
+                "is_active",
+                *test,
+                "last_verified_at",
+                "last_error",
+                "created_at",
+                "updated_at",
+            ]
+        }
+        return [login, (_("Status"), status)]
 
     @admin.display(description=_("last error"))
     def last_error_short(self, obj: VitecCredential) -> str:
@@ -145,7 +169,7 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     # --- views ----------------------------------------------------------------------------------
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         custom = [
             path(
@@ -157,12 +181,24 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         return custom + super().get_urls()  # before the admin's "<path:object_id>/" catch-all
 
     @sensitive_password
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     # --- the audit trail of changes -------------------------------------------------------------
 
-    def save_model(self, request: HttpRequest, obj: VitecCredential, form, change: bool) -> None:
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: VitecCredential,
+        form: VitecCredentialAdminForm,
+        change: bool,
+    ) -> None:
         previous_owner = None
         if change and "user" in form.changed_data:  # moved to another user: who had it before
             previous_owner = (
@@ -187,7 +223,8 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         credential = self.get_object(request, unquote(object_id))
         if credential is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own answer to a vanished object (a private helper django-stubs leaves out).
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_change_permission(request, credential):
             raise PermissionDenied
         self._test_and_report(request, credential)
@@ -201,12 +238,14 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     # --- actions --------------------------------------------------------------------------------
 
     @admin.action(description=_("Test connection"), permissions=["change"])
-    def action_test_connection(self, request: HttpRequest, queryset) -> None:
+    def action_test_connection(
+        self, request: HttpRequest, queryset: QuerySet[VitecCredential]
+    ) -> None:
         for credential in queryset.select_related("user").order_by("pk"):
             self._test_and_report(request, credential)
 
     @admin.action(description=_("Disable selected credentials"), permissions=["change"])
-    def action_disable(self, request: HttpRequest, queryset) -> None:
+    def action_disable(self, request: HttpRequest, queryset: QuerySet[VitecCredential]) -> None:
         count = services.credentials_disable(credentials=queryset, actor=Actor.of(request))
         self.message_user(
             request,
@@ -216,7 +255,9 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         )
 
     def _test_and_report(self, request: HttpRequest, credential: VitecCredential) -> None:
-        outcome = services.credential_test_connection(credential=credential, actor=request.user)
+        # Only staff get into the admin: the user is always a real one here.
+        actor = request.user if isinstance(request.user, User) else None
+        outcome = services.credential_test_connection(credential=credential, actor=actor)
         text = gettext("%(user)s / %(credential)s: %(message)s") % {
             "user": credential.user,
             "credential": credential,
@@ -226,6 +267,19 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
 
 SHORT_IDS = 3  # contact ids shown in the list of audit events; the change page shows them all
+# The change page of an audit event: every field, none editable.
+AUDIT_EVENT_FIELDS = (
+    "created_at",
+    "action",
+    "user",
+    "username",
+    "ip_address",
+    "credential",
+    "customer_id",
+    "contact_ids",
+    "row_count",
+    "details",
+)
 
 
 @admin.register(AuditEvent)
@@ -243,19 +297,7 @@ class AuditEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     list_filter = ["action", "user", "customer_id", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["username", "customer_id", "contact_ids"]
-    fields = [
-        "created_at",
-        "action",
-        "user",
-        "username",
-        "ip_address",
-        "credential",
-        "customer_id",
-        "contact_ids",
-        "row_count",
-        "details",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = AUDIT_EVENT_FIELDS
     list_select_related = ["user"]
     show_full_result_count = False  # the trail grows large; COUNT(*) of all of it is slow
 

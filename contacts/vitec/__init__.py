@@ -1,9 +1,11 @@
-"""Everything that speaks Vitec Connect: the client, typed contact models, errors, the sandbox.
+"""Everything that speaks Vitec Connect: the client, typed contact models and their parsing,
+errors, retries, the circuit breaker, and the sandbox beside them.
 
-Nothing here renders HTML or knows about views; the dashboard calls it through contacts.services.
+HTTP and JSON only: nothing here imports Django or the app (import-linter checks it); the
+dashboard calls it through contacts.services.
 """
 
-from .client import FailedBatch, LookupResult, RetryPolicy, VitecClient
+from .client import VitecClient
 from .errors import (
     AuthenticationError,
     BadResponseError,
@@ -16,6 +18,7 @@ from .errors import (
     VitecError,
     VitecTimeoutError,
 )
+from .ids import FailedBatch, LookupResult
 from .models import (
     Contact,
     ContactType,
@@ -24,6 +27,7 @@ from .models import (
     CrmDeceasedEstateContact,
     CrmPersonContact,
 )
+from .retry import RetryPolicy
 
 __all__ = [
     "AuthenticationError",

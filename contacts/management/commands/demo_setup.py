@@ -1,8 +1,10 @@
 """Seeds the demo logins and credentials against the sandbox. Refuses to run with DEBUG off."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.models import VitecCredential
 
@@ -19,10 +21,10 @@ SAMPLE_IDS = "M1001-00001, M1001-00002, M1001-00003, M1001-00004, M1001-00010, M
 class Command(BaseCommand):
     help = "Create the demo admin and brokers with sandbox credentials (DEBUG only), print logins."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sandbox-url", default=settings.VITEC_BASE_URL)
 
-    def handle(self, *args, sandbox_url: str, **options):
+    def handle(self, *args: Any, sandbox_url: str, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("demo_setup sets well-known passwords; it only runs with DEBUG=1.")
         users = get_user_model().objects

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext, ngettext
 
 from contacts.audit import audit_purge
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     # Help texts stay plain English: argparse cannot format lazy translations.
     help = "Delete audit events older than AUDIT_RETENTION_DAYS days (or --days), print how many."
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--days",
             type=int,
@@ -29,7 +29,9 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Count the events to delete, delete none."
         )
 
-    def handle(self, *args: Any, days: int | None = None, dry_run: bool = False, **options: Any):
+    def handle(
+        self, *args: Any, days: int | None = None, dry_run: bool = False, **options: Any
+    ) -> None:
         days = settings.AUDIT_RETENTION_DAYS if days is None else days
         if days < 1:
             raise CommandError(

@@ -10,17 +10,17 @@ and never printed.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
 from contacts import services
 
 
-def _password_from(stream) -> str:
+def _password_from(stream: TextIO) -> str:
     text = stream.read()
     if text.endswith("\r\n"):
         text = text[:-2]
@@ -50,7 +50,7 @@ class Command(BaseCommand):
     # call_command(..., stdin=io.StringIO(...)) passes a stream in place of sys.stdin (tests).
     stealth_options = ("stdin",)
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username", help="The user the credential belongs to.")
         parser.add_argument("--customer-id", required=True, help="Vitec customer id, e.g. M30011.")
         parser.add_argument(

@@ -403,7 +403,7 @@ class _Generator:
             changed_ticks, changed = created_ticks, created
         else:
             changed_ticks, changed = self.timestamp_between(created_ticks, window_end)
-        contact = {
+        contact: dict[str, Any] = {
             "id": f"{self.customer_id}-{n:05d}",
             "type": contact_type,
             "customerId": self.customer_id,
@@ -424,6 +424,7 @@ class _Generator:
         rng = self.rng
         contact, created_ticks, changed_ticks = self.common(n, "Person")
         first, last, female = self.person_name(non_ascii=edge == "non-ascii")
+        birth: date | None  # None for the few persons with neither personnummer nor birth date
         birth = self.birth_date()
         foreign = edge == "foreign" or rng.random() < 0.02
         if foreign:
@@ -452,7 +453,7 @@ class _Generator:
             lastName=last,
             socialSecurityNumber=ssn,
             isForeignSocialSecurityNumber=foreign,
-            dateOfBirth=f"{birth:%Y-%m-%d}T00:00:00" if birth else None,
+            dateOfBirth=f"{birth:%Y-%m-%d}T00:00:00" if birth is not None else None,
             telephone=telephone,
             leadScore=rng.choices(range(6), (40, 20, 15, 12, 8, 5))[0],
             wantsToBeMatched=wants,

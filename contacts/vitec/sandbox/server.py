@@ -125,22 +125,27 @@ class Account:
     customers: frozenset[str]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.username, str) or not self.username or ":" in self.username:
+        # The fields come from JSON (--accounts) too, so the values are checked as what they
+        # may be at run time, whatever the annotations promise; customers may be any iterable.
+        username: object = self.username
+        password: object = self.password
+        customers: object = self.customers
+        if not isinstance(username, str) or not username or ":" in username:
             raise ValueError("an account username must be a non-empty string without ':'")
-        if not isinstance(self.password, str) or not self.password:
+        if not isinstance(password, str) or not password:
             raise ValueError(f"account {self.username!r}: the password must be a non-empty string")
-        customers = self.customers
         if isinstance(customers, str) or not isinstance(customers, Iterable):
             raise ValueError(f"account {self.username!r}: customers must be a list of customer ids")
-        customers = frozenset(customers)
-        if not customers or not all(
-            isinstance(c, str) and 0 < len(c) <= MAX_ID_LENGTH and c.strip() == c for c in customers
+        customer_ids = frozenset(customers)
+        if not customer_ids or not all(
+            isinstance(c, str) and 0 < len(c) <= MAX_ID_LENGTH and c.strip() == c
+            for c in customer_ids
         ):
             raise ValueError(
                 f"account {self.username!r}: customers must be a non-empty list of customer ids "
                 f"(non-empty strings of at most {MAX_ID_LENGTH} characters)"
             )
-        object.__setattr__(self, "customers", customers)
+        object.__setattr__(self, "customers", customer_ids)
 
 
 DEFAULT_ACCOUNTS = (Account("demo", "demo", frozenset({"M1001", "M1002"})),)
@@ -249,7 +254,8 @@ def parse_accounts(text: str) -> tuple[Account, ...]:
         if not isinstance(item["customers"], list):
             raise ValueError(f"account #{index}: customers must be a list of customer ids")
         try:
-            accounts.append(Account(item["username"], item["password"], item["customers"]))
+            customers = frozenset(item["customers"])  # a TypeError if an id is unhashable
+            accounts.append(Account(item["username"], item["password"], customers))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"account #{index}: {exc}") from exc
     return _validated("accounts", accounts)
@@ -535,6 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 120  # idle keep-alive connections are closed after this many seconds
     server: _Server
+    raw_requestline: bytes  # set by handle_one_request; typeshed does not declare it
     _record: Callable[[int], None] | None = None
 
     # plumbing
