@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -228,44 +228,59 @@ def parse_contact(value: Any) -> Contact | None:
         "created_at": parse_datetime(raw.get("createdat")),
         "changed_at": parse_datetime(raw.get("changedat")),
     }
-    contact_type = _enum(ContactType, raw_type)
-    if contact_type is ContactType.PERSON:
-        return CrmPersonContact(
-            **common,
-            first_name=_str(raw.get("firstname")),
-            last_name=_str(raw.get("lastname")),
-            social_security_number=_str(raw.get("socialsecuritynumber")),
-            is_foreign_social_security_number=_bool(raw.get("isforeignsocialsecuritynumber")),
-            date_of_birth=_date(raw.get("dateofbirth")),
-            telephone=_person_phone(raw.get("telephone")),
-            lead_score=_int(raw.get("leadscore")),
-            wants_to_be_matched=_enum(MatchingWatched, raw.get("wantstobematched")),
-            matching_changed_at=parse_datetime(raw.get("matchingchangedat")),
-            is_deceased=_bool(raw.get("isdeceased")),
-            is_company_person=_bool(raw.get("iscompanyperson")),
-            gdpr_approval_date=parse_datetime(raw.get("gdprapprovaldate")),
-        )
-    if contact_type is ContactType.COMPANY:
-        return CrmCompanyContact(
-            **common,
-            name=_str(raw.get("name")),
-            corporate_number=_str(raw.get("corporatenumber")),
-            is_foreign_corporate_number=_bool(raw.get("isforeigncorporatenumber")),
-            home_page=_str(raw.get("homepage")),
-            telephone=_company_phone(raw.get("telephone")),
-            lead_score=_int(raw.get("leadscore")),
-        )
-    if contact_type is ContactType.DECEASED_ESTATE:
-        return CrmDeceasedEstateContact(
-            **common,
-            name=_str(raw.get("name")),
-            social_security_number=_str(raw.get("socialsecuritynumber")),
-            is_foreign_social_security_number=_bool(
-                raw.get("isforeignidsocialsecuritynumber", raw.get("isforeignsocialsecuritynumber"))
-            ),
-            telephone=_person_phone(raw.get("telephone")),
-        )
-    return CrmContact(**common, type=raw_type or "Unknown")
+    build = _BUILDERS.get(_enum(ContactType, raw_type))
+    if build is None:  # a type this version does not know: the fields every contact has
+        return CrmContact(**common, type=raw_type or "Unknown")
+    return build(raw, common)
+
+
+def _person(raw: dict[str, Any], common: dict[str, Any]) -> Contact:
+    return CrmPersonContact(
+        **common,
+        first_name=_str(raw.get("firstname")),
+        last_name=_str(raw.get("lastname")),
+        social_security_number=_str(raw.get("socialsecuritynumber")),
+        is_foreign_social_security_number=_bool(raw.get("isforeignsocialsecuritynumber")),
+        date_of_birth=_date(raw.get("dateofbirth")),
+        telephone=_person_phone(raw.get("telephone")),
+        lead_score=_int(raw.get("leadscore")),
+        wants_to_be_matched=_enum(MatchingWatched, raw.get("wantstobematched")),
+        matching_changed_at=parse_datetime(raw.get("matchingchangedat")),
+        is_deceased=_bool(raw.get("isdeceased")),
+        is_company_person=_bool(raw.get("iscompanyperson")),
+        gdpr_approval_date=parse_datetime(raw.get("gdprapprovaldate")),
+    )
+
+
+def _company(raw: dict[str, Any], common: dict[str, Any]) -> Contact:
+    return CrmCompanyContact(
+        **common,
+        name=_str(raw.get("name")),
+        corporate_number=_str(raw.get("corporatenumber")),
+        is_foreign_corporate_number=_bool(raw.get("isforeigncorporatenumber")),
+        home_page=_str(raw.get("homepage")),
+        telephone=_company_phone(raw.get("telephone")),
+        lead_score=_int(raw.get("leadscore")),
+    )
+
+
+def _deceased_estate(raw: dict[str, Any], common: dict[str, Any]) -> Contact:
+    return CrmDeceasedEstateContact(
+        **common,
+        name=_str(raw.get("name")),
+        social_security_number=_str(raw.get("socialsecuritynumber")),
+        is_foreign_social_security_number=_bool(
+            raw.get("isforeignidsocialsecuritynumber", raw.get("isforeignsocialsecuritynumber"))
+        ),
+        telephone=_person_phone(raw.get("telephone")),
+    )
+
+
+_BUILDERS: dict[ContactType | None, Callable[[dict[str, Any], dict[str, Any]], Contact]] = {
+    ContactType.PERSON: _person,
+    ContactType.COMPANY: _company,
+    ContactType.DECEASED_ESTATE: _deceased_estate,
+}
 
 
 def parse_contacts(value: Any) -> list[Contact] | None:
