@@ -3,7 +3,6 @@ its rows, from the one column table (presentation.COLUMNS)."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,10 +10,8 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .presentation import COLUMNS, Column, RowContext
+from .presentation import COLUMNS, PHONE_SHAPED, Column, RowContext
 from .selectors import ContactView
-
-_PHONE = re.compile(r"\A\+?[0-9][0-9 ()-]*\Z")  # digits, spaces, dashes, parentheses only
 
 # OWASP "CSV injection": a cell whose first character is one of these may run as a formula in a
 # spreadsheet, and so may one that starts with a control character. The full-width and small
@@ -40,7 +37,7 @@ def formula_risk(text: str) -> bool:
     number ("+46 70 123 45 67": digits, spaces, dashes and parentheses only) holds no function,
     reference or command and stays readable.
     """
-    if not text or _PHONE.match(text):
+    if not text or PHONE_SHAPED.match(text):
         return False
     if unicodedata.category(text[0]) == "Cc":
         return True

@@ -27,6 +27,8 @@ TYPE_LABELS = {
     ContactType.DECEASED_ESTATE: _("Deceased estate"),
 }
 _DIGITS = re.compile(r"\d")
+# A phone number as people write it: digits, spaces, dashes and parentheses, maybe a leading +.
+PHONE_SHAPED = re.compile(r"\A\+?[0-9][0-9 ()-]*\Z")
 
 
 def type_label(contact: Contact) -> str:

@@ -3,7 +3,6 @@ and the counts beside each choice; the HTML page and every export read the same 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -15,10 +14,9 @@ from ..vitec.ids import LookupResult
 from ..vitec.models import Category, Contact
 from .lookup import Lookup, contacts_lookup
 from .messages import broker_message
-from .presentation import SORT_COLUMNS, TYPE_LABELS, phone_digits, search_text
+from .presentation import PHONE_SHAPED, SORT_COLUMNS, TYPE_LABELS, phone_digits, search_text
 
 PAGE_SIZE = 50
-_PHONE = re.compile(r"\A\+?[0-9][0-9 ()-]*\Z")  # digits, spaces, dashes, parentheses only
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +43,7 @@ def _text_matches(contact: Contact, value: str) -> bool:
         return True
     # A phone number typed another way ("0701234567" for "070-123 45 67") matches by its digits.
     digits = phone_digits(needle)
-    return bool(_PHONE.match(needle)) and len(digits) >= 3 and digits in haystack
+    return bool(PHONE_SHAPED.match(needle)) and len(digits) >= 3 and digits in haystack
 
 
 FILTERS: tuple[Filter, ...] = (
