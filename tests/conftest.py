@@ -9,13 +9,20 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from contacts.vitec.client import VitecClient
 from contacts.vitec.retry import RetryPolicy
 from contacts.vitec.sandbox import SandboxConfig, SandboxServer
 
-# Fixtures shared by name: the dashboard tests' (services, views, CSV), and a Redis of a test's own.
-pytest_plugins = ["tests.dashboard_fixtures", "tests.redis_fixtures"]
+# Fixtures shared by name: the dashboard tests' (services, views, CSV), a Redis of a test's own,
+# and a production environment with its static files collected.
+pytest_plugins = ["tests.dashboard_fixtures", "tests.redis_fixtures", "tests.production_fixtures"]
+
+# Property tests try 100 examples each (Hypothesis's own default) in `make test`, and replay any
+# example that failed before (the .hypothesis folder). A deeper search on demand:
+# `make test PYTEST_ARGS=--hypothesis-profile=thorough`.
+hypothesis_settings.register_profile("thorough", max_examples=1000)
 
 
 @pytest.fixture(scope="session")

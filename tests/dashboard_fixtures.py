@@ -1,8 +1,8 @@
 """Fixtures and helpers shared by the dashboard tests (services, views, CSV export).
 
 Import what a test module needs by name; pytest then finds the fixtures in that module.
-Reference data is fetched straight from the sandbox with a plain VitecClient, never through the
-code under test, so expectations are derived from the data rather than hard-coded.
+Expected contact data comes from the sandbox's own generated records (`reference`, read with the
+accessors of tests/oracle.py), never through the client, parsers or services under test.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from django.utils.html import escape
 
 from contacts.models import VitecCredential
 from contacts.vitec import errors
-from contacts.vitec.client import VitecClient
-from contacts.vitec.models import Categories, Contact
-from contacts.vitec.retry import RetryPolicy
 from contacts.vitec.sandbox import SandboxServer
-
-REFERENCE_COUNT = 1200  # contacts M1001-00001 .. M1001-01200 fetched once per session
+from tests import oracle
+from tests.oracle import Record
 
 
 def cid(n: int, customer: str = "M1001") -> str:
@@ -50,12 +47,6 @@ def make_credential(
     return credential
 
 
-def english(message: object) -> str:
-    """A (lazy) message as English text."""
-    with translation.override("en"):
-        return str(message)
-
-
 def escaped(text: str) -> str:
     """Text as Django's autoescape writes it into HTML."""
     return str(escape(text))
@@ -81,33 +72,9 @@ def vitec(settings, sandbox: SandboxServer) -> SandboxServer:
 
 
 @pytest.fixture(scope="session")
-def reference(sandbox_server: SandboxServer) -> dict[str, Contact]:
-    """The first REFERENCE_COUNT contacts of M1001 and of M1002, as the sandbox serves them."""
-    client = VitecClient(
-        base_url=sandbox_server.base_url,
-        username="demo",
-        password="demo",
-        timeout=10.0,
-        retry=RetryPolicy(max_retries=2),
-    )
-    try:
-        contacts: dict[str, Contact] = {}
-        for customer in ("M1001", "M1002"):
-            result = client.fetch_contacts(customer, ids_range(1, REFERENCE_COUNT, customer))
-            assert not result.failed and not result.not_found
-            contacts.update({c.id: c for c in result.contacts})
-        return contacts
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="session")
-def reference_categories(sandbox_server: SandboxServer) -> Categories:
-    """GetCategories of M1001, as the sandbox serves it."""
-    with VitecClient(
-        base_url=sandbox_server.base_url, username="demo", password="demo", timeout=10.0
-    ) as client:
-        return client.fetch_categories("M1001")
+def reference() -> dict[str, Record]:
+    """Every contact of M1001 and M1002, by id, as the sandbox generates it."""
+    return {**oracle.records("M1001"), **oracle.records("M1002")}
 
 
 @pytest.fixture

@@ -12,13 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.http import StreamingHttpResponse
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import translation
 from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from contacts import services
-from tests.dashboard_fixtures import cid, contact_calls, ids_range, make_credential
+from tests import oracle
+from tests.dashboard_fixtures import cid, contact_calls, ids_range
 
 EXPORT = "/contacts/export.csv"
 LOOKUP = "/contacts/"
@@ -55,7 +56,7 @@ HEADER_SV = [
     "GDPR-informerad",
     "Ändrad",
 ]
-TYPE_EN = {"Person": "Person", "Company": "Company", "DeceasedEstate": "Deceased estate"}
+TYPE_EN = oracle.TYPE_EN
 PHONE_SHAPED = re.compile(r"\+?[0-9][0-9 ()-]*")  # digits, spaces, dashes, parentheses
 
 
@@ -76,23 +77,22 @@ def export(client, credential, ids=(), *, method="get", **params):
     return getattr(client, method)(EXPORT, query)
 
 
-def page_total(client, credential, ids, **params) -> int:
-    query = {"credential": credential.pk, "ids": ",".join(ids), **params}
-    page = client.get(LOOKUP, query).content.decode()
-    match = re.search(r'<h2 id="results-heading">\s*(\d+) contacts?\s*</h2>', page)
-    assert match
-    return int(match.group(1))
-
-
-def page_row_ids(client, credential, ids, **params) -> list[str]:
-    """The contact ids of every page of the lookup page, in order."""
+def page_rows(client, credential, ids, **params) -> tuple[list[str], int]:
+    """The contact ids of every page of the lookup page, in order, and the total it names."""
     params.pop("page", None)
-    found = []
-    for number in range(1, (page_total(client, credential, ids, **params) + 49) // 50 + 1):
+    found: list[str] = []
+    number, pages, total = 1, 1, 0
+    while number <= pages:
         query = {"credential": credential.pk, "ids": ",".join(ids), "page": number, **params}
         page = client.get(LOOKUP, query).content.decode()
+        if number == 1:
+            match = re.search(r'<h2 id="results-heading">\s*(\d+) contacts?\s*</h2>', page)
+            assert match
+            total = int(match.group(1))
+            pages = max(1, (total + 49) // 50)
         found += re.findall(r'<th scope="row"><a href="/contacts/([^/"]+)/', page)
-    return found
+        number += 1
+    return found, total
 
 
 # --- the response ---------------------------------------------------------------------------------
@@ -165,26 +165,27 @@ def test_export_values_come_from_the_contacts(en_client, credential, reference):
     ids = ids_range(1, 120)
     rows = parse(body_of(export(en_client, credential, ids)))
     assert len(rows) == 1 + len(ids)
+    assert [row[0] for row in rows[1:]] == ids
     for row in rows[1:]:
         contact = reference[row[0]]
-        address = contact.address
-        emails = contact.email.email_address if contact.email else None
-        gdpr = getattr(contact, "gdpr_approval_date", None)
-        assert row[1] == contact.display_name
-        assert row[2] == TYPE_EN[contact.type]
-        if contact.type == "Company":
-            assert row[3] == (contact.corporate_number or "")
-        assert row[4] == (contact.primary_phone or "")
-        assert row[5] == (emails or "")
-        assert row[6] == ((address.street_address or "") if address else "")
-        assert row[7] == ((address.zip_code or "") if address else "")
-        assert row[8] == ((address.city or "") if address else "")
-        assert row[9] == ", ".join(c.name for c in contact.categories)
-        lead = getattr(contact, "lead_score", None)
+        address = oracle.address(contact)
+        assert row[1] == oracle.name(contact)
+        assert row[2] == TYPE_EN[contact["type"]]
+        if contact["type"] == "Company":
+            assert row[3] == (contact["corporateNumber"] or "")
+        elif number := oracle.swedish_personnummer(contact):
+            assert row[3] == oracle.masked(number)
+        assert row[4] == (oracle.primary_phone(contact) or "")
+        assert row[5] == (oracle.email(contact) or "")
+        assert row[6] == (address.get("streetAddress") or "")
+        assert row[7] == (address.get("zipCode") or "")
+        assert row[8] == (address.get("city") or "")
+        assert row[9] == ", ".join(category["name"] for category in oracle.categories(contact))
+        lead = contact.get("leadScore")
         assert row[10] == ("" if lead is None else str(lead))
-        assert row[11] == {True: "Yes", False: "No", None: ""}[contact.advertising_enabled]
-        assert row[12] == (timezone.localdate(gdpr).isoformat() if gdpr else "")
-        assert row[13] == timezone.localtime(contact.changed_at).strftime("%Y-%m-%d %H:%M")
+        assert row[11] == {True: "Yes", False: "No", None: ""}[contact["advertisingEnabled"]]
+        assert row[12] == oracle.local_date(contact, "gdprApprovalDate")
+        assert row[13] == oracle.local_minute(contact, "changedAt")
 
 
 @pytest.mark.django_db
@@ -218,8 +219,8 @@ def test_international_phone_numbers_stay_as_they_are(en_client, credential, ref
 )
 def test_export_has_exactly_the_rows_of_the_page_every_page(en_client, credential, vitec, params):
     ids = ids_range(1, 160)
-    on_page = page_row_ids(en_client, credential, ids, **params)
-    total = page_total(en_client, credential, ids, **params)
+    on_page, total = page_rows(en_client, credential, ids, **params)
+    assert len(on_page) == total
     vitec.stats.reset()
     rows = parse(body_of(export(en_client, credential, ids, **params)))
     assert contact_calls(vitec) == []  # the page's lookup is cached: the CSV reuses it
@@ -228,8 +229,8 @@ def test_export_has_exactly_the_rows_of_the_page_every_page(en_client, credentia
 
 
 @pytest.mark.django_db
-def test_export_of_600_ids_by_session_list_with_a_type_filter(en_client, credential, reference):
-    ids = ids_range(1, 600)
+def test_export_of_200_ids_by_session_list_with_a_type_filter(en_client, credential, reference):
+    ids = ids_range(1, 200)  # more than a URL carries: the list is kept in the session
     posted = en_client.post(
         LOOKUP, {"credential": credential.pk, "ids": ",".join(ids), "type": "Person"}
     )
@@ -239,7 +240,7 @@ def test_export_of_600_ids_by_session_list_with_a_type_filter(en_client, credent
     total = int(re.search(r'<h2 id="results-heading">\s*(\d+) contacts', page).group(1))
 
     rows = parse(body_of(en_client.get(EXPORT, params)))
-    persons = [i for i in ids if reference[i].type == "Person"]
+    persons = [i for i in ids if reference[i]["type"] == "Person"]
     assert total == len(persons) > 50
     assert [row[0] for row in rows[1:]] == persons
 
@@ -271,20 +272,19 @@ def test_personnummer_column_only_on_request(en_client, credential, reference):
     shown = 0
     for row in with_numbers[1:]:
         contact = reference[row[0]]
-        number = getattr(contact, "social_security_number", None) or ""
+        number = oracle.personnummer(contact) or ""
         assert row[-1] == number
         if number:
             shown += 1
             assert number not in row[3]
-            digits = re.sub(r"\D", "", number)
-            assert digits[-4:] not in row[3].replace("****", "")
-            assert row[3] == services.personnummer_mask(number)
-            assert row[3].endswith("****")
+            assert oracle.digits(number)[-4:] not in row[3].replace("****", "")
+            swedish = oracle.swedish_personnummer(contact)
+            assert row[3] == (oracle.masked(number) if swedish else "****")
     assert shown > 100
 
 
 def _numbers_in(body: str, reference, ids) -> list[str]:
-    numbers = [getattr(reference[i], "social_security_number", None) for i in ids]
+    numbers = [oracle.personnummer(reference[i]) for i in ids]
     return [n for n in numbers if n and n in body]
 
 
@@ -376,15 +376,6 @@ def test_an_export_that_would_lack_rows_is_refused_with_a_message(en_client, cre
     page = en_client.get(response["Location"])  # the page asks Vitec again for the failed batch
     assert "The CSV was not made: some contacts could not be fetched from Vitec." in text(page)
     assert "fault-500" in text(page)
-
-
-@pytest.mark.django_db
-def test_export_of_another_users_credential_is_404(en_client, other_broker, vitec):
-    theirs = make_credential(other_broker)
-    response = en_client.get(EXPORT, {"credential": theirs.pk, "ids": cid(1)})
-    assert response.status_code == 404
-    assert not getattr(response, "streaming", False)
-    assert contact_calls(vitec) == []
 
 
 def text(response) -> str:
@@ -508,7 +499,7 @@ _phone_text = st.from_regex(r"\+?[0-9][0-9 ()-]{0,20}", fullmatch=True)
 @given(st.one_of(st.text(), _disguised, _phone_text))
 @example("=cmd|' /C calc'!A0")
 @example('\u00a0\u200b\ufeff  \uff1dHYPERLINK("x")')
-@hypothesis_settings(max_examples=500, deadline=None)
+@hypothesis_settings(deadline=None)
 def test_no_cell_starts_a_formula_behind_any_invisible_characters(value):
     cell = services.csv_cell(value)
     assert cell in (value, "'" + value)  # nothing is lost: our ' taken off gives the text back
@@ -521,7 +512,7 @@ def test_no_cell_starts_a_formula_behind_any_invisible_characters(value):
 
 
 @given(st.integers())
-@hypothesis_settings(max_examples=100, deadline=None)
+@hypothesis_settings(deadline=None)
 def test_csv_cell_property_numbers(number):
     cell = services.csv_cell(number)
     assert cell == (f"'{number}" if number < 0 else str(number))

@@ -1,7 +1,8 @@
 """The broker's pages over Django's test client, against the real sandbox over HTTP.
 
-Names, numbers and categories are derived from the sandbox data (the `reference` fixture fetches
-it with a plain VitecClient); messages are asserted in English, or as language-independent content.
+Names, numbers and categories are read from the sandbox's own records (the `reference` fixture,
+with the accessors of tests/oracle.py); messages are asserted in English, or as
+language-independent content.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
+from tests import oracle
 from tests.dashboard_fixtures import (
     cid,
     contact_calls,
@@ -81,40 +82,42 @@ def all_pages(client: Client, credential, ids, **params) -> str:
     return "\n".join(pages)
 
 
-def swedish_number(contact) -> str | None:
-    number = getattr(contact, "social_security_number", None)
-    if number and len(re.sub(r"\D", "", number)) in (10, 12):
-        return number
-    return None
-
-
 # --- access ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("get", LOOKUP),
-        ("get", f"{LOOKUP}?ids=M1001-00001"),
-        ("post", LOOKUP),
-        ("get", EXPORT),
-        ("get", f"{EXPORT}?ids=M1001-00001"),
-        ("get", "/contacts/M1001-00001/"),
-    ],
-)
-def test_anonymous_is_sent_to_the_login_page(client, vitec, method, path):
+ANONYMOUS = [
+    ("get", "/"),
+    ("get", LOOKUP),
+    ("get", f"{LOOKUP}?ids={cid(1)}"),
+    ("post", LOOKUP),
+    ("get", EXPORT),
+    ("get", f"{EXPORT}?ids={cid(1)}"),
+    ("get", f"/contacts/{cid(1)}/"),
+    ("post", f"/contacts/{cid(1)}/reveal/"),
+    ("get", "/admin/"),
+    ("get", "/admin/contacts/auditevent/"),  # the credential admin: tests/test_admin.py
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ANONYMOUS)
+def test_anonymous_is_sent_to_a_login_page(client, credential, vitec, method, path):
+    asked = path
     response = getattr(client, method)(path)
-    assert response.status_code == 302
-    location = urlsplit(response["Location"])
-    assert location.path == "/accounts/login/"
-    assert query_of(response["Location"])["next"] == path
-    assert contact_calls(vitec) == []
-
-
-def test_the_login_page_renders(client):
-    response = client.get("/accounts/login/", headers={"Accept-Language": "en"})
-    assert response.status_code == 200
-    assert 'name="username"' in text(response) and 'name="password"' in text(response)
+    for _ in range(3):  # "/" redirects to /contacts/, which redirects to the login page
+        assert response.status_code == 302, f"{method} {asked} -> {response.status_code}"
+        location = response["Location"]
+        if urlsplit(location).path in ("/accounts/login/", "/admin/login/"):
+            break
+        asked = location
+        response = client.get(location)
+    else:
+        pytest.fail(f"{method} {path} never reached a login page")
+    assert query_of(location)["next"] == asked  # and back there after the login
+    login = client.get(location, headers={"Accept-Language": "en"})
+    assert login.status_code == 200
+    assert 'name="username"' in text(login) and 'name="password"' in text(login)
+    assert '<th scope="row">' not in text(login)
+    assert vitec.stats.requests == []  # nothing was fetched for an anonymous visitor
 
 
 @pytest.mark.parametrize("logged_in", [False, True])
@@ -183,12 +186,6 @@ def test_the_page_is_english_on_request(client, broker, credential, how):
     assert "<h1>Contacts</h1>" in text(response)
 
 
-def test_anonymous_login_page_language(client):
-    assert '<html lang="sv">' in text(client.get("/accounts/login/"))
-    english_page = client.get("/accounts/login/", headers={"Accept-Language": "en"})
-    assert '<html lang="en">' in text(english_page)
-
-
 # --- the lookup page ------------------------------------------------------------------------------
 
 
@@ -199,19 +196,16 @@ def test_lookup_by_get_shows_each_found_contact(en_client, credential, reference
     page = text(response)
     found = [reference[i] for i in ids_range(1, 40)]
 
-    assert row_ids(response) == [c.id for c in found]
-    assert row_names(response) == [c.display_name for c in found]
+    assert row_ids(response) == [c["id"] for c in found]
+    assert row_names(response) == [oracle.name(c) for c in found]
     assert total(response) == 40
     for contact in found:
-        if contact.primary_phone:
-            digits = re.sub(r"\D", "", contact.primary_phone)
-            plus = "+" if contact.primary_phone.startswith("+") else ""
-            assert f'<a href="tel:{plus}{digits}">{escaped(contact.primary_phone)}</a>' in page
-        if contact.email and contact.email.email_address:
-            address = escaped(contact.email.email_address)
-            assert f'<a href="mailto:{address}">{address}</a>' in page
-        if contact.address and contact.address.city:
-            assert f"<td>{escaped(contact.address.city)}</td>" in page
+        if phone := oracle.primary_phone(contact):
+            assert f'<a href="{oracle.tel_href(phone)}">{escaped(phone)}</a>' in page
+        if email := oracle.email(contact):
+            assert f'<a href="mailto:{escaped(email)}">{escaped(email)}</a>' in page
+        if city := oracle.city(contact):
+            assert f"<td>{escaped(city)}</td>" in page
     # Not found ids are named.
     not_found = re.search(r"was not found in Vitec|were not found in Vitec", page)
     assert not_found
@@ -223,18 +217,17 @@ def test_lookup_masks_every_personnummer(en_client, credential, reference):
     ids = ids_range(1, 200)
     page = all_pages(en_client, credential, ids)
     assert page.count('<th scope="row">') == 200
-    numbers = [(reference[i], swedish_number(reference[i])) for i in ids]
-    numbers = [(c, n) for c, n in numbers if n]
+    numbers = [n for i in ids if (n := oracle.swedish_personnummer(reference[i]))]
     assert len(numbers) > 100
-    for _contact, number in numbers:
-        digits = re.sub(r"\D", "", number)
-        assert f'<td class="nowrap">{digits[-10:-4]}-****</td>' in page
+    for number in numbers:
+        digits = oracle.digits(number)
+        assert f'<td class="nowrap">{oracle.masked(number)}</td>' in page
         assert number not in page
         assert digits not in page
         assert digits[-10:] not in page
-    foreign = [reference[i] for i in ids if getattr(reference[i], "social_security_number", None)]
-    for contact in foreign:
-        assert contact.social_security_number not in page
+    for contact_id in ids:  # foreign numbers too
+        if number := oracle.personnummer(reference[contact_id]):
+            assert number not in page
 
 
 def test_lookup_page_never_writes_markup_from_the_data(en_client, credential, reference):
@@ -243,14 +236,15 @@ def test_lookup_page_never_writes_markup_from_the_data(en_client, credential, re
     assert page.count('<th scope="row">') == 300
     assert "<script" not in page
     assert "<b>" not in page and "<i>" not in page
-    names_with_amp = [reference[i].display_name for i in ids if "&" in reference[i].display_name]
+    names_with_amp = [n for i in ids if "&" in (n := oracle.name(reference[i]))]
+    assert names_with_amp, "the sample should hold names with an ampersand"
     for name in names_with_amp:
         assert escaped(name) in page
 
 
 def test_the_help_text_is_referenced_by_an_existing_element(en_client, credential):
-    """BUG: the ids textarea says aria-describedby="id_ids_helptext" (Django's automatic id),
-    but lookup.html renders the help text as <span id="ids-help">: the reference points nowhere."""
+    """Every id the ids textarea names in aria-describedby is an element of the page (a screen
+    reader reads the help text from it)."""
     page = text(en_client.get(LOOKUP))
     described_by = re.search(r'<textarea[^>]*aria-describedby="([^"]+)"', page)
     assert described_by
@@ -282,13 +276,13 @@ def test_post_ids_redirects_to_a_get_carrying_them(en_client, credential, refere
         "sort": "-name",
     }
     page = en_client.get(target)
-    persons = [reference[i] for i in (cid(3), cid(1), cid(2)) if reference[i].type == "Person"]
-    expected = sorted(persons, key=lambda c: c.display_name.casefold(), reverse=True)
-    assert row_ids(page) == [c.id for c in expected]
+    persons = [reference[i] for i in (cid(3), cid(1), cid(2)) if reference[i]["type"] == "Person"]
+    expected = sorted(persons, key=lambda c: oracle.name(c).casefold(), reverse=True)
+    assert row_ids(page) == [c["id"] for c in expected]
 
 
 def test_a_long_list_goes_by_a_session_key(en_client, credential, reference):
-    ids = ids_range(1, 600)
+    ids = ids_range(1, 150)  # 1,799 characters: more than a URL carries (1,500)
     response = en_client.post(LOOKUP, {"credential": credential.pk, "ids": "\n".join(ids)})
     assert response.status_code == 302
     params = query_of(response["Location"])
@@ -297,16 +291,16 @@ def test_a_long_list_goes_by_a_session_key(en_client, credential, reference):
     assert len(response["Location"]) < 200
 
     first = en_client.get(response["Location"])
-    assert total(first) == 600
+    assert total(first) == 150
     assert row_ids(first) == ids[:50]
-    assert "Page 1 of 12" in text(first)
+    assert "Page 1 of 3" in text(first)
 
     base = {"credential": credential.pk, "list": params["list"]}
     for page, expected in [
         ("2", ids[50:100]),
-        ("12", ids[550:600]),
-        ("13", ids[550:600]),
-        ("99999", ids[550:600]),
+        ("3", ids[100:150]),
+        ("4", ids[100:150]),
+        ("99999", ids[100:150]),
         ("abc", ids[:50]),
         ("0", ids[:50]),
         ("-1", ids[:50]),
@@ -315,7 +309,7 @@ def test_a_long_list_goes_by_a_session_key(en_client, credential, reference):
         response = en_client.get(LOOKUP, {**base, "page": page})
         assert response.status_code == 200, page
         assert row_ids(response) == expected, page
-        assert total(response) == 600
+        assert total(response) == 150
 
 
 def test_an_expired_list_key_says_so(en_client, credential):
@@ -346,9 +340,8 @@ def test_post_without_usable_ids_shows_the_form_error(en_client, credential, vit
     ids=["over 1000 ids", "41 characters", "unsafe characters"],
 )
 def test_post_keeps_the_notices_about_ids_left_out(en_client, credential, extra, notice):
-    """BUG: _lookup_post parses the ids, drops what it cannot use, and redirects with only the
-    accepted ids: the GET that follows never learns that some were left out, so the broker is
-    not told (a GET with the same ids in ?ids= does show the notice)."""
+    """The ids a POST leaves out are named on the page its redirect leads to, as a GET with the
+    same ids in ?ids= names them."""
     text_in = "\n".join([cid(1), *extra])
     direct = en_client.get(LOOKUP, {"credential": credential.pk, "ids": text_in})
     assert notice in text(direct)  # the GET form of the same input says it
@@ -365,10 +358,10 @@ def test_post_keeps_the_notices_about_ids_left_out(en_client, credential, extra,
 def test_type_filter_narrows_the_rows_and_counts_appear(en_client, credential, reference):
     ids = ids_range(1, 150)
     contacts = [reference[i] for i in ids]
-    counts = Counter(c.type for c in contacts)
+    counts = Counter(c["type"] for c in contacts)
     response = get(en_client, credential, ids, type="Company")
     page = text(response)
-    assert row_ids(response) == [c.id for c in contacts if c.type == "Company"]
+    assert row_ids(response) == [c["id"] for c in contacts if c["type"] == "Company"]
     assert total(response) == counts["Company"]
     assert f'<option value="">All types ({len(ids)})</option>' in page
     assert f'<option value="Company" selected>Company ({counts["Company"]})</option>' in page
@@ -381,14 +374,12 @@ def test_type_filter_narrows_the_rows_and_counts_appear(en_client, credential, r
 def test_category_filter_narrows_the_rows_and_counts_appear(en_client, credential, reference):
     ids = ids_range(1, 150)
     contacts = [reference[i] for i in ids]
-    counts = Counter(cat.id for c in contacts for cat in c.categories)
-    names = {cat.id: cat.name for c in contacts for cat in c.categories}
+    counts = Counter(i for c in contacts for i in oracle.category_ids(c))
+    names = {cat["id"]: cat["name"] for c in contacts for cat in oracle.categories(c)}
     category = counts.most_common(1)[0][0]
     response = get(en_client, credential, ids, category=category)
     page = text(response)
-    assert row_ids(response) == [
-        c.id for c in contacts if any(cat.id == category for cat in c.categories)
-    ]
+    assert row_ids(response) == [c["id"] for c in contacts if category in oracle.category_ids(c)]
     for category_id, count in counts.items():
         selected = " selected" if category_id == category else ""
         option = f'<option value="{category_id}"{selected}>{escaped(names[category_id])} ({count})'
@@ -398,27 +389,26 @@ def test_category_filter_narrows_the_rows_and_counts_appear(en_client, credentia
 def test_text_filter_narrows_the_rows(en_client, credential, reference):
     ids = ids_range(1, 150)
     contacts = [reference[i] for i in ids]
-    city = Counter(c.address.city for c in contacts if c.address).most_common(2)[1][0]
+    city = Counter(oracle.city(c) for c in contacts if oracle.city(c)).most_common(2)[1][0]
     response = get(en_client, credential, ids, q=city.upper())
-    expected = [c.id for c in contacts if city.casefold() in _fields(c)]
+    expected = [c["id"] for c in contacts if city.casefold() in _fields(c)]
     assert row_ids(response) == expected
     assert 0 < len(expected) < len(ids)
     assert f'value="{escaped(city.upper())}"' in text(response)
 
     combined = get(en_client, credential, ids, q=city, type="Person")
-    assert row_ids(combined) == [i for i in expected if reference[i].type == "Person"]
+    assert row_ids(combined) == [i for i in expected if reference[i]["type"] == "Person"]
 
 
 def _fields(contact) -> str:
-    phones = [n for _, n in getattr(getattr(contact, "telephone", None), "numbers", [])]
-    emails = contact.email.addresses if contact.email else []
-    city = contact.address.city or "" if contact.address else ""
-    return " | ".join([contact.display_name, *emails, *phones, city]).casefold()
+    """What the text filter looks in: name, e-mails, phones and city."""
+    fields = [oracle.name(contact), *oracle.emails(contact), *oracle.phones(contact)]
+    return " | ".join([*fields, oracle.city(contact) or ""]).casefold()
 
 
 def test_sort_links_and_order(en_client, credential, reference):
     ids = ids_range(1, 40)
-    by_name = sorted(ids, key=lambda i: reference[i].display_name.casefold())
+    by_name = sorted(ids, key=lambda i: oracle.name(reference[i]).casefold())
 
     ascending = get(en_client, credential, ids, sort="name")
     assert row_ids(ascending) == by_name
@@ -523,32 +513,53 @@ def test_refresh_of_a_session_list(en_client, credential, vitec):
 # --- other users' credentials, several credentials ------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "data"),
-    [
-        ("get", LOOKUP, {"ids": "M1001-00001"}),
-        ("get", LOOKUP, {}),
-        ("post", LOOKUP, {"ids": "M1001-00001"}),
-        ("post", LOOKUP, {"ids": "M1001-00001", "refresh": "1"}),
-        ("get", EXPORT, {"ids": "M1001-00001"}),
-        ("get", "/contacts/M1001-00001/", {}),
+# Every request that takes a credential id, and ids that are not the broker's: another user's
+# and an inactive credential on every request; odd values, which must never be read as the
+# broker's own credential (as "3.0" or " 3 " could be), on each kind of page.
+REQUESTS_WITH_A_CREDENTIAL = {
+    "lookup": ("get", LOOKUP, {"ids": "M1001-00001"}),
+    "lookup, no ids": ("get", LOOKUP, {}),
+    "post": ("post", LOOKUP, {"ids": "M1001-00001"}),
+    "refresh": ("post", LOOKUP, {"ids": "M1001-00001", "refresh": "1"}),
+    "export": ("get", EXPORT, {"ids": "M1001-00001"}),
+    "detail": ("get", "/contacts/M1001-00001/", {}),
+}
+NOT_THE_BROKERS = [
+    *[
+        (whose, request)
+        for whose in ("another user's", "inactive", "missing", "garbage")
+        for request in REQUESTS_WITH_A_CREDENTIAL
     ],
+    *[
+        (whose, request)
+        for whose in ("huge", "negative", "float", "spaces", "list")
+        for request in ("lookup", "post", "export", "detail")
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("whose", "request_name"), NOT_THE_BROKERS, ids=[f"{w}-{r}" for w, r in NOT_THE_BROKERS]
 )
-@pytest.mark.parametrize("whose", ["another user's", "inactive", "garbage", "missing"])
 def test_a_credential_id_that_is_not_the_users_is_404(
-    en_client, credential, other_broker, vitec, method, path, data, whose
+    en_client, credential, other_broker, vitec, whose, request_name
 ):
-    if whose == "another user's":
-        credential_id = make_credential(other_broker).pk
-    elif whose == "inactive":
-        inactive = make_credential(credential.user, customer_id="M1002")
-        inactive.is_active = False
-        inactive.save()
-        credential_id = inactive.pk
-    elif whose == "garbage":
-        credential_id = "1 OR 1=1"
-    else:
-        credential_id = 10**6
+    method, path, data = REQUESTS_WITH_A_CREDENTIAL[request_name]
+    theirs = make_credential(other_broker)
+    inactive = make_credential(credential.user, customer_id="M1002")
+    inactive.is_active = False
+    inactive.save()
+    credential_id = {
+        "another user's": theirs.pk,
+        "inactive": inactive.pk,
+        "missing": 10**6,
+        "garbage": "1 OR 1=1",
+        "huge": "9" * 30,
+        "negative": "-1",
+        "float": f"{credential.pk}.0",
+        "spaces": f" {theirs.pk} ",
+        "list": [str(credential.pk), str(theirs.pk)],
+    }[whose]
     response = getattr(en_client, method)(path, {**data, "credential": credential_id})
     assert response.status_code == 404
     assert contact_calls(vitec) == []
@@ -568,7 +579,7 @@ def test_a_broker_with_two_credentials_can_switch(en_client, credential, referen
     on_second = get(en_client, second, ids)
     assert f'<option value="{second.pk}" selected>Filialen (M1002)</option>' in text(on_second)
     assert row_ids(on_second) == [cid(1, "M1002")]
-    assert row_names(on_second) == [reference[cid(1, "M1002")].display_name]
+    assert row_names(on_second) == [oracle.name(reference[cid(1, "M1002")])]
     assert '<p class="ids">M1001-00001</p>' in text(on_second)
     assert f"credential={second.pk}&amp;" in text(on_second)  # detail links keep the credential
 
@@ -582,10 +593,6 @@ def test_a_broker_with_two_credentials_can_switch(en_client, credential, referen
 # --- the detail page ------------------------------------------------------------------------------
 
 
-def _phones(contact) -> list[str]:
-    return [n for _, n in getattr(getattr(contact, "telephone", None), "numbers", [])]
-
-
 def _detail(en_client, credential, contact_id):
     return en_client.get(f"/contacts/{contact_id}/", {"credential": credential.pk})
 
@@ -594,71 +601,71 @@ def test_detail_of_a_person(en_client, credential, reference):
     person = next(
         c
         for c in reference.values()
-        if c.customer_id == "M1001"
-        and c.type == "Person"
-        and swedish_number(c)
-        and c.address
-        and c.address.coordinate
-        and len(_phones(c)) >= 2
-        and c.email
-        and c.email.email_address
-        and any(cat.read_only for cat in c.categories)
-        and any(not cat.read_only for cat in c.categories)
-        and c.note
-        and c.agent_id
-        and c.gdpr_approval_date
-        and c.lead_score
+        if c["customerId"] == "M1001"
+        and c["type"] == "Person"
+        and oracle.swedish_personnummer(c)
+        and oracle.address(c).get("wgs84Coordinate")
+        and len(oracle.phones(c)) >= 2
+        and oracle.email(c)
+        and any(cat["readOnly"] for cat in oracle.categories(c))
+        and not all(cat["readOnly"] for cat in oracle.categories(c))
+        and c["note"]
+        and c["agentId"]
+        and c["gdprApprovalDate"]
+        and c["leadScore"]
     )
-    response = _detail(en_client, credential, person.id)
+    response = _detail(en_client, credential, person["id"])
     assert response.status_code == 200
     page = text(response)
-    number = person.social_security_number
-    digits = re.sub(r"\D", "", number)
+    number = oracle.personnummer(person)
+    digits = oracle.digits(number)
 
-    assert f"<h1>{escaped(person.display_name)} " in page
-    assert f"<dd>{digits[-10:-4]}-****</dd>" in page
+    assert f"<h1>{escaped(oracle.name(person))} " in page
+    assert f"<dd>{oracle.masked(number)}</dd>" in page
     assert number not in page and digits not in page
-    address = person.address
-    assert escaped(address.street_address) in page
-    assert f"{escaped(address.zip_code)} {escaped(address.city)}" in page
-    coordinate = address.coordinate
-    assert f"<dd>{coordinate.latitude:.6f}, {coordinate.longitude:.6f}</dd>" in page
-    for phone in _phones(person):
-        href = "tel:" + ("+" if phone.startswith("+") else "") + re.sub(r"\D", "", phone)
-        assert f'<a href="{href}">{escaped(phone)}</a>' in page
-    for email in person.email.addresses:
+    address = oracle.address(person)
+    assert escaped(address["streetAddress"]) in page
+    assert f"{escaped(address['zipCode'])} {escaped(address['city'])}" in page
+    coordinate = address["wgs84Coordinate"]
+    assert f"<dd>{coordinate['latitude']:.6f}, {coordinate['longitude']:.6f}</dd>" in page
+    for phone in oracle.phones(person):
+        assert f'<a href="{oracle.tel_href(phone)}">{escaped(phone)}</a>' in page
+    for email in oracle.emails(person):
         assert f'<a href="mailto:{escaped(email)}">{escaped(email)}</a>' in page
-    gdpr = timezone.localdate(person.gdpr_approval_date).isoformat()
+    gdpr = oracle.local_date(person, "gdprApprovalDate")
     assert f"<dt>GDPR informed</dt><dd>{gdpr}</dd>" in page
-    for category in person.categories:
-        marked = ' <span class="muted">(read-only)</span>' if category.read_only else ""
-        assert f'<span class="tag">{escaped(category.name)}{marked}</span>' in page
-    assert f"<dt>Lead score</dt><dd>{person.lead_score}</dd>" in page
-    advertising = {True: "Yes", False: "No", None: NONE_SHOWN}[person.advertising_enabled]
+    for category in oracle.categories(person):
+        marked = ' <span class="muted">(read-only)</span>' if category["readOnly"] else ""
+        assert f'<span class="tag">{escaped(category["name"])}{marked}</span>' in page
+    assert f"<dt>Lead score</dt><dd>{person['leadScore']}</dd>" in page
+    advertising = {True: "Yes", False: "No", None: NONE_SHOWN}[person["advertisingEnabled"]]
     assert f"<dt>Advertising allowed</dt><dd>{advertising}</dd>" in page
     matched = {"Yes": "Yes", "No": "No", "NotAsked": "Not asked", None: NONE_SHOWN}[
-        person.wants_to_be_matched
+        person["wantsToBeMatched"]
     ]
     assert f"<dt>Wants to be matched</dt><dd>{matched}</dd>" in page
-    assert f'<dd class="note">{escaped(person.note).replace(chr(10), "<br>")}</dd>' in page
-    assert f"<dd>{escaped(person.agent_id)}</dd>" in page
-    assert f'<dd class="ids">{person.id}</dd>' in page
-    assert f"<dd>{person.customer_id}</dd>" in page
-    for moment in (person.created_at, person.changed_at):
-        assert timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") in page
-    assert f'href="/contacts/?credential={credential.pk}&amp;ids={person.id}"' in page
+    assert f'<dd class="note">{escaped(person["note"]).replace(chr(10), "<br>")}</dd>' in page
+    assert f"<dd>{escaped(person['agentId'])}</dd>" in page
+    assert f'<dd class="ids">{person["id"]}</dd>' in page
+    assert f"<dd>{person['customerId']}</dd>" in page
+    for field in ("createdAt", "changedAt"):
+        assert oracle.local_minute(person, field) in page
+    assert f'href="/contacts/?credential={credential.pk}&amp;ids={person["id"]}"' in page
 
 
 def test_detail_of_a_company(en_client, credential, reference):
     company = next(
         c
         for c in reference.values()
-        if c.customer_id == "M1001" and c.type == "Company" and c.home_page and c.corporate_number
+        if c["customerId"] == "M1001"
+        and c["type"] == "Company"
+        and c["homePage"]
+        and c["corporateNumber"]
     )
-    page = text(_detail(en_client, credential, company.id))
-    assert f"<h1>{escaped(company.display_name)} " in page
-    assert f"<dt>Organisationsnummer</dt><dd>{escaped(company.corporate_number)}</dd>" in page
-    assert escaped(company.home_page) in page
+    page = text(_detail(en_client, credential, company["id"]))
+    assert f"<h1>{escaped(oracle.name(company))} " in page
+    assert f"<dt>Organisationsnummer</dt><dd>{escaped(company['corporateNumber'])}</dd>" in page
+    assert escaped(company["homePage"]) in page
     assert "Personnummer" not in page
 
 
@@ -666,26 +673,30 @@ def test_detail_of_a_deceased_estate(en_client, credential, reference):
     estate = next(
         c
         for c in reference.values()
-        if c.customer_id == "M1001" and c.type == "DeceasedEstate" and swedish_number(c)
+        if c["customerId"] == "M1001"
+        and c["type"] == "DeceasedEstate"
+        and oracle.swedish_personnummer(c)
     )
-    page = text(_detail(en_client, credential, estate.id))
-    digits = re.sub(r"\D", "", estate.social_security_number)
-    assert f"<h1>{escaped(estate.display_name)} " in page
-    assert f"<dt>Personnummer</dt><dd>{digits[-10:-4]}-****</dd>" in page
-    assert estate.social_security_number not in page and digits not in page
+    page = text(_detail(en_client, credential, estate["id"]))
+    number = oracle.personnummer(estate)
+    assert f"<h1>{escaped(oracle.name(estate))} " in page
+    assert f"<dt>Personnummer</dt><dd>{oracle.masked(number)}</dd>" in page
+    assert number not in page and oracle.digits(number) not in page
     assert "<dt>Lead score</dt>" not in page
     assert "Deceased estate" in page
 
 
 def test_detail_escapes_markup_in_notes(en_client, credential, reference):
     marked_up = [
-        c for c in reference.values() if c.customer_id == "M1001" and c.note and "<" in c.note
+        c
+        for c in reference.values()
+        if c["customerId"] == "M1001" and c["note"] and "<" in c["note"]
     ][:5]
     assert marked_up, "the sandbox notes should hold some markup"
     for contact in marked_up:
-        page = text(_detail(en_client, credential, contact.id))
-        assert contact.note not in page
-        assert escaped(contact.note) in page
+        page = text(_detail(en_client, credential, contact["id"]))
+        assert contact["note"] not in page
+        assert escaped(contact["note"]) in page
         assert "<script" not in page and "<b>" not in page
 
 
@@ -769,11 +780,11 @@ def test_bad_input_is_never_a_500(en_client, credential, params, rows, says):
     assert "<script>" not in text(response)
 
 
-def test_over_1000_ids_by_get_looks_up_the_first_1000(en_client, credential, vitec):
-    ids = ids_range(1, 1001)
+def test_ten_thousand_ids_by_get_look_up_the_first_1000(en_client, credential, vitec):
+    ids = ids_range(1, 2400) + [f"x{n}" for n in range(7600)]
     response = get(en_client, credential, ids)
     assert response.status_code == 200
-    assert "Only the first" in text(response)
+    assert "Only the first 1\u00a0000 ids were looked up." in text(response)
     assert total(response) == 1000
     assert sorted(ids_sent(vitec)) == ids[:1000]
 

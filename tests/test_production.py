@@ -10,7 +10,6 @@ import io
 import json
 import logging
 import logging.config
-import os
 import re
 import runpy
 import socket
@@ -32,6 +31,7 @@ from django.urls import reverse
 
 from crmviewer.logging import REDACTED, RedactSecretsFilter, RequestIdFilter, request_id_var
 from tests.dashboard_fixtures import ids_range, make_credential
+from tests.production_fixtures import GUNICORN_ENV
 from tests.test_settings import PRODUCTION, ROOT, effective_settings, settings_for
 
 HEALTHZ = reverse("healthz")
@@ -397,19 +397,6 @@ def test_an_unknown_log_format_stops_start_up():
 
 # --- gunicorn's settings ------------------------------------------------------------------------
 
-GUNICORN_ENV = (
-    "GUNICORN_BIND",
-    "PORT",
-    "WEB_CONCURRENCY",
-    "GUNICORN_THREADS",
-    "GUNICORN_TIMEOUT",
-    "GUNICORN_ACCESS_LOG",
-    "VITEC_TIMEOUT",
-    "VITEC_MAX_RETRIES",
-    "FORWARDED_ALLOW_IPS",
-    "LOG_LEVEL",
-)
-
 
 @pytest.mark.parametrize(
     ("env", "expected"),
@@ -452,57 +439,13 @@ def test_gunicorn_settings_from_the_environment(monkeypatch, env, expected):
     assert "request_id=%({x-request-id}o)s" in config["access_log_format"]
 
 
-# --- collectstatic and gunicorn, over real HTTP -------------------------------------------------
-
-# Variables of the developer's shell that would change what a production start does.
-_NOT_INHERITED = {
-    "DEBUG",
-    "SECRET_KEY",
-    "CREDENTIAL_KEYS",
-    "DATABASE_URL",
-    "CACHE_URL",
-    "ALLOWED_HOSTS",
-    "STATIC_ROOT",
-    "LOG_FORMAT",
-    "LOG_LEVEL",
-    "SECURE_SSL_REDIRECT",
-    "TRUST_X_FORWARDED_PROTO",
-    *GUNICORN_ENV,
-}
+# --- collectstatic and gunicorn, over real HTTP (production_env: tests/production_fixtures.py) ---
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def production_env(tmp_path_factory) -> dict[str, str]:
-    """A production environment (DEBUG off, JSON logs) whose static files have been collected."""
-    root = tmp_path_factory.mktemp("production")
-    env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
-    env.update(PRODUCTION)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "crmviewer.settings",
-            "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
-            "STATIC_ROOT": str(root / "static"),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback: no TLS proxy in front
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return env
 
 
 def hashed_name(env: dict[str, str], name: str) -> str:

@@ -24,12 +24,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from contacts.vitec.sandbox.data import customer_data
 from crmviewer.dotenv import ENV_FILE_VARIABLE, OWNED_KEYS_VARIABLE, load_dotenv
-from tests import test_production
 from tests.test_production import LOGIN, _free_port, running_gunicorn
 from tests.test_settings import PRODUCTION, ROOT
 
-# test_production's fixture, by name: DEBUG off, JSON logs, static files collected.
-production_env = test_production.production_env
+# production_env (tests/production_fixtures.py): DEBUG off, JSON logs, static files collected.
 
 
 # --- load_dotenv's rules, on a plain mapping ----------------------------------------------------
@@ -168,6 +166,7 @@ class Deployment:
     def __init__(self, base_env: dict[str, str], vitec_url: str, folder: Path) -> None:
         self.settings = {key: base_env[key] for key in DOTENV_SETTINGS}
         self.settings["VITEC_BASE_URL"] = vitec_url
+        self.settings["DATABASE_URL"] = f"sqlite:///{folder / 'db.sqlite3'}"  # its own
         self.dotenv = folder / ".env"
         self.env = {
             key: value
@@ -207,11 +206,12 @@ def deployment(production_env, sandbox_server, tmp_path) -> Deployment:
     sandbox, made with manage.py commands that read the same .env."""
     deployment = Deployment(production_env, sandbox_server.base_url, tmp_path)
     deployment.write_dotenv(CREDENTIAL_KEYS=K1)
-    deployment.manage("migrate", "--noinput", "-v0")
-    deployment.manage(
+    deployment.manage(  # migrate and add the broker, in one process
         "shell",
         "-c",
+        "from django.core.management import call_command; "
         "from django.contrib.auth import get_user_model; "
+        "call_command('migrate', interactive=False, verbosity=0); "
         f"get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r})",
     )
     deployment.manage(

@@ -357,14 +357,18 @@ def test_a_connect_that_never_completes_times_out(make_client, blackhole_url, sl
 
 @pytest.mark.parametrize("fault", ["hang", "slow"])
 def test_a_silent_or_trickling_answer_times_out(make_client, sandbox, fault):
-    sandbox.configure(fault=fault, slow_body_seconds=3.0)
-    client = make_client(timeout=0.5, retry=RetryPolicy(max_retries=1))
+    # "slow" sends its body in five chunks 0.2 s apart, each within the 0.3 s read timeout: only
+    # the overall deadline of an attempt stops it. "hang" sends nothing for that second.
+    sandbox.configure(fault=fault, slow_body_seconds=1.0)
+    client = make_client(timeout=0.3, retry=RetryPolicy(max_retries=1))
     started = time.monotonic()
     with pytest.raises(VitecTimeoutError) as caught:
         client.fetch_contact_batch("M1001", ["M1001-00001"])
     elapsed = time.monotonic() - started
     assert caught.value.attempts == 2
-    assert elapsed < 2 * 0.5 + 1.0  # two attempts of at most the timeout each, plus slack
+    # Two attempts of at most the timeout each (and one chunk's gap, as the deadline is checked
+    # when a chunk arrives), plus slack.
+    assert elapsed < 2 * (0.3 + 0.2) + 0.3
 
 
 def test_a_password_outside_latin_1_is_sent_as_utf_8():

@@ -1335,7 +1335,7 @@ real_contacts = st.fixed_dictionaries(
 )
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None)
 @given(json_values)
 def test_parse_contact_never_raises_on_any_json(value) -> None:
     contact = parse_contact(value)
@@ -1343,7 +1343,7 @@ def test_parse_contact_never_raises_on_any_json(value) -> None:
     assert parse_contacts([value]) == ([] if contact is None else [contact])
 
 
-@settings(deadline=None, max_examples=500)
+@settings(deadline=None)
 @given(real_contacts)
 def test_parse_contact_never_raises_under_real_keys(payload) -> None:
     contact = parse_contact(payload)
@@ -1359,7 +1359,7 @@ def test_parse_contact_never_raises_under_real_keys(payload) -> None:
         assert all(isinstance(c, Category) for c in contact.categories)
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None)
 @given(json_values)
 def test_neighbour_parsers_never_raise(value) -> None:
     index = parse_contact_index(value)

@@ -1134,6 +1134,7 @@ def test_the_command_serves_until_stopped(tmp_path, with_accounts_file):
             "customers must be a list",
         ),
         (["--port", "70000"], {}, "--port"),
+        (["--fail-rate", "abc"], {}, "--fail-rate"),  # not a number: argparse refuses it
     ],
 )
 def test_the_command_rejects_garbage(monkeypatch, args, env, message):
@@ -1142,12 +1143,6 @@ def test_the_command_rejects_garbage(monkeypatch, args, env, message):
         monkeypatch.setenv(name, value)
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("vitec_sandbox", *args)
-
-
-def test_the_command_exits_non_zero_on_garbage():
-    process = _run_command("--fail-rate", "abc")
-    _out, err = process.communicate(timeout=30)
-    assert process.returncode != 0 and "--fail-rate" in err
 
 
 def test_the_command_names_the_extra_when_faker_is_missing():
