@@ -240,12 +240,14 @@ def _contact_page(
         {
             "contact": contact,
             "failure": services.broker_message(failed[0].error) if failed else "",
+            "failure_vitec_text": services.vitec_text(failed[0].error) if failed else "",
             "row": services.contact_row(
                 contact, services.category_names(shown.lookup), reveal=shown.revealed
             )
             if contact
             else None,
             "phones": services.contact_phones(contact) if contact else [],
+            "map_url": services.contact_map_url(contact) if contact else "",
             "revealed": shown.revealed,
             "reveal_url": reverse("contacts:reveal", args=[contact_id]) + "?" + reveal_query
             if shown.has_number and not shown.revealed

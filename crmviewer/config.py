@@ -194,8 +194,8 @@ def _vitec(env: Any) -> dict[str, Any]:
         "VITEC_CACHE_SECONDS": env.int("VITEC_CACHE_SECONDS", default=300),
         # Audit events older than this many days are deleted by `python manage.py purge_audit`.
         "AUDIT_RETENTION_DAYS": env.int("AUDIT_RETENTION_DAYS", default=365),
-        # Circuit breaker: after this many failed calls in a row for one customer, fail fast for
-        # a while.
+        # Circuit breaker: after this many failed calls in a row (each after its retries; never a
+        # 4xx) for one credential, fail fast for a while.
         "VITEC_BREAKER_FAILURES": env.int("VITEC_BREAKER_FAILURES", default=5),
         "VITEC_BREAKER_SECONDS": env.float("VITEC_BREAKER_SECONDS", default=30.0),
     }

@@ -183,8 +183,8 @@ VITEC_MAX_RETRIES: int  # retries after the first attempt; 2 by default
 VITEC_CACHE_SECONDS: int  # Vitec asks us to cache; 300 by default
 # Audit events older than this many days are deleted by `python manage.py purge_audit`; 365.
 AUDIT_RETENTION_DAYS: int
-# Circuit breaker: after this many failed calls in a row for one customer (5), fail fast for a
-# while (30 seconds).
+# Circuit breaker: after this many failed calls in a row (each after its retries; never a 4xx) for
+# one credential (5), fail fast for a while (30 seconds).
 VITEC_BREAKER_FAILURES: int
 VITEC_BREAKER_SECONDS: float
 

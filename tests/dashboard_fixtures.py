@@ -157,10 +157,22 @@ BROKER_MESSAGES_EN: dict[type, str] = {
 }
 
 
+# An open breaker names how long its pause still lasts ("... pauses its calls for 2 seconds. Try
+# again after that."): a page is checked for the words before the number.
+CIRCUIT_OPEN_LEAD_EN = (
+    "Vitec has not been answering for this customer, so crmviewer pauses its calls for"
+)
+
+
 def broker_message_en(error_class: type, vitec_message: str | None = None) -> str:
-    """The English message of an error class as autoescape writes it into a page; a refused
-    request shows Vitec's own text after it, in parentheses."""
-    message = BROKER_MESSAGES_EN[error_class]
-    if error_class is errors.ValidationError and vitec_message:
-        message = f"{message} ({vitec_message})"
-    return escaped(message)
+    """The English message of an error class as autoescape writes it into a page (for an open
+    breaker, its words before the pause's length). Vitec's own text is never part of it: a page
+    shows it apart (vitec_said_en)."""
+    if error_class is errors.CircuitOpenError:
+        return escaped(CIRCUIT_OPEN_LEAD_EN)
+    return escaped(BROKER_MESSAGES_EN[error_class])
+
+
+def vitec_said_en(vitec_message: str) -> str:
+    """The line of the lookup page's notice with Vitec's own text, as autoescape writes it."""
+    return f'<p class="vitec-text">Vitec said: <q>{escaped(vitec_message)}</q></p>'

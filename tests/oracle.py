@@ -70,6 +70,16 @@ def masked(number: str) -> str:
     return f"{digits(number)[-10:-4]}-****"
 
 
+def foreign_masked(number: str) -> str:
+    """A foreign number as the broker sees it by default: its own shape, the last four letters
+    or digits hidden ("****" whole when it has no more than four)."""
+    chars, hidden = list(number), 0
+    for index in range(len(chars) - 1, -1, -1):
+        if hidden < 4 and chars[index].isalnum():
+            chars[index], hidden = "*", hidden + 1
+    return "****" if sum(c.isalnum() for c in number) <= 4 else "".join(chars)
+
+
 def phones(contact: Record) -> list[str]:
     """The numbers that are set, most useful first: a mobile before the others; a company's
     switchboard first."""
@@ -83,6 +93,25 @@ def phones(contact: Record) -> list[str]:
 def primary_phone(contact: Record) -> str | None:
     numbers = phones(contact)
     return numbers[0] if numbers else None
+
+
+def national_digits(number: str) -> str:
+    """A Swedish number's digits as dialled at home: "+46 70 123 45 67" -> "0701234567"."""
+    if number.strip().startswith("+46"):
+        return "0" + digits(number)[2:]
+    return digits(number)
+
+
+def phone_e164(number: str) -> str:
+    """A Swedish number in E.164: "070-123 45 67" -> "+46701234567"."""
+    return "+46" + national_digits(number)[1:]
+
+
+def phone_shown(page: str, number: str) -> bool:
+    """Whether the page links the number: `tel:` with its E.164 form, the text in national
+    format (its digits those dialled at home, the leading zero kept)."""
+    pattern = rf'<a href="tel:{re.escape(phone_e164(number))}">(0[0-9 -]+)</a>'
+    return any(digits(m) == national_digits(number) for m in re.findall(pattern, page))
 
 
 def tel_href(number: str) -> str:

@@ -89,7 +89,7 @@ def test_a_broker_looks_up_filters_opens_and_exports_over_http(live_server, brok
     assert export.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Contact id"
-    assert {row[2] for row in rows[1:]} == {"Person"}
+    assert {row[3] for row in rows[1:]} == {"Person"}  # Type: after id, name and deceased
     assert sorted(row[0] for row in rows[1:]) == sorted(set(person_links))
 
     logout = session.post(

@@ -27,10 +27,13 @@ BOM = "\ufeff"
 HEADER_EN = [
     "Contact id",
     "Name",
+    "Deceased",
     "Type",
     "Organisationsnummer / personnummer",
     "Phone",
+    "Phone (E.164)",
     "E-mail",
+    "Second e-mail",
     "Street address",
     "Zip code",
     "City",
@@ -43,10 +46,13 @@ HEADER_EN = [
 HEADER_SV = [
     "Kontakt-id",
     "Namn",
+    "Avliden",
     "Typ",
     "Organisationsnummer / personnummer",
     "Telefon",
+    "Telefon (E.164)",
     "E-post",
+    "Andra e-postadress",
     "Gatuadress",
     "Postnummer",
     "Ort",
@@ -154,7 +160,7 @@ def test_export_header_in_swedish_by_default(client, broker, credential):
     client.force_login(broker)
     rows = parse(body_of(client.get(EXPORT, {"credential": credential.pk, "ids": cid(1)})))
     assert rows[0] == HEADER_SV
-    assert rows[1][11] in {"Ja", "Nej"}
+    assert rows[1][HEADER_SV.index("Reklamutskick tillåts")] in {"Ja", "Nej"}
 
 
 # --- the rows: those of the current view, every page ------------------------------------------
@@ -169,33 +175,44 @@ def test_export_values_come_from_the_contacts(en_client, credential, reference):
     for row in rows[1:]:
         contact = reference[row[0]]
         address = oracle.address(contact)
-        assert row[1] == oracle.name(contact)
-        assert row[2] == TYPE_EN[contact["type"]]
+        cell = dict(zip(HEADER_EN, row, strict=True))
+        assert cell["Name"] == oracle.name(contact)
+        deceased = contact.get("isDeceased") if contact["type"] == "Person" else None
+        assert cell["Deceased"] == {True: "Yes", False: "No", None: ""}[deceased]
+        assert cell["Type"] == TYPE_EN[contact["type"]]
         if contact["type"] == "Company":
-            assert row[3] == (contact["corporateNumber"] or "")
+            assert cell["Organisationsnummer / personnummer"] == (contact["corporateNumber"] or "")
         elif number := oracle.swedish_personnummer(contact):
-            assert row[3] == oracle.masked(number)
-        assert row[4] == (oracle.primary_phone(contact) or "")
-        assert row[5] == (oracle.email(contact) or "")
-        assert row[6] == (address.get("streetAddress") or "")
-        assert row[7] == (address.get("zipCode") or "")
-        assert row[8] == (address.get("city") or "")
-        assert row[9] == ", ".join(category["name"] for category in oracle.categories(contact))
+            assert cell["Organisationsnummer / personnummer"] == oracle.masked(number)
+        phone = oracle.primary_phone(contact)
+        # The readable column in national format (the leading zero kept); E.164 beside it.
+        assert oracle.digits(cell["Phone"]) == (oracle.national_digits(phone) if phone else "")
+        assert cell["Phone"][:1] in ("", "0")
+        assert cell["Phone (E.164)"] == (oracle.phone_e164(phone) if phone else "")
+        emails = oracle.emails(contact)
+        assert cell["E-mail"] == (emails[0] if emails else "")
+        assert cell["Second e-mail"] == (emails[1] if len(emails) > 1 else "")
+        assert cell["Street address"] == (address.get("streetAddress") or "")
+        assert cell["Zip code"] == (address.get("zipCode") or "")
+        assert cell["City"] == (address.get("city") or "")
+        categories = ", ".join(category["name"] for category in oracle.categories(contact))
+        assert cell["Categories"] == categories
         lead = contact.get("leadScore")
-        assert row[10] == ("" if lead is None else str(lead))
-        assert row[11] == {True: "Yes", False: "No", None: ""}[contact["advertisingEnabled"]]
-        assert row[12] == oracle.local_date(contact, "gdprApprovalDate")
-        assert row[13] == oracle.local_minute(contact, "changedAt")
+        assert cell["Lead score"] == ("" if lead is None else str(lead))
+        advertising = {True: "Yes", False: "No", None: ""}[contact["advertisingEnabled"]]
+        assert cell["Advertising allowed"] == advertising
+        assert cell["GDPR informed"] == oracle.local_date(contact, "gdprApprovalDate")
+        assert cell["Changed"] == oracle.local_minute(contact, "changedAt")
 
 
 @pytest.mark.django_db
-def test_international_phone_numbers_stay_as_they_are(en_client, credential, reference):
+def test_phone_numbers_keep_their_zero_and_get_an_e164_column(en_client, credential, reference):
     ids = ids_range(1, 300)
     rows = parse(body_of(export(en_client, credential, ids)))
-    international = [row[4] for row in rows[1:] if row[4].startswith("+")]
-    assert international, "the sample should hold +46 numbers"
-    for number in international:
-        assert re.fullmatch(r"\+46 \d\d \d{3} \d\d \d\d", number)
+    e164 = [row[HEADER_EN.index("Phone (E.164)")] for row in rows[1:]]
+    assert [n for n in e164 if n], "the sample should hold phone numbers"
+    for number in e164:
+        assert number == "" or re.fullmatch(r"\+46[1-9]\d{6,8}", number)
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "-", "@", "\t", "\r"))
@@ -276,10 +293,12 @@ def test_personnummer_column_only_on_request(en_client, credential, reference):
         assert row[-1] == number
         if number:
             shown += 1
-            assert number not in row[3]
-            assert oracle.digits(number)[-4:] not in row[3].replace("****", "")
+            shown_number = row[HEADER_EN.index("Organisationsnummer / personnummer")]
+            assert number not in shown_number
+            assert oracle.digits(number)[-4:] not in shown_number.replace("****", "")
             swedish = oracle.swedish_personnummer(contact)
-            assert row[3] == (oracle.masked(number) if swedish else "****")
+            masked = oracle.masked(number) if swedish else oracle.foreign_masked(number)
+            assert shown_number == masked
     assert shown > 100
 
 

@@ -12,7 +12,10 @@ slack.
 
 Then one failing batch among many, and the circuit breaker through the pages: it opens after
 repeated failures, fails fast without calling Vitec, recovers after its cooldown, and one
-customer's breaker never affects another's (which failures count: tests/vitec/test_breaker.py).
+customer's breaker never affects another's (which failures count: tests/vitec/test_breaker.py);
+the open breaker's notice names its pause in seconds. Last, one id Vitec refuses among twenty:
+the other nineteen rows arrive, only that id is named, and Vitec's own text stands apart from the
+broker's words, escaped (the split itself: tests/vitec/test_refused_ids.py).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from tests.dashboard_fixtures import (
     escaped,
     ids_range,
     make_credential,
+    vitec_said_en,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -279,6 +283,9 @@ def test_lookup_page_survives(en_client, faulty, fault_setup, fault: Fault):
     assert response.status_code == 200
     page = text(response)
     assert broker_message(fault.error, fault.vitec_message) in page
+    if fault.vitec_message:  # Vitec's own words on a line of their own, not mid-sentence
+        assert vitec_said_en(fault.vitec_message) in page
+        assert f"{broker_message(fault.error)} (" not in page
     assert 'class="notice error" role="alert"' in page
     assert "3 contacts could not be fetched:" in page
     assert ", ".join(ids) in page  # the failed ids are named
@@ -431,6 +438,7 @@ def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     assert response.status_code == 200
     page = text(response)
     assert broker_message(CircuitOpenError) in page
+    assert "pauses its calls for 1 second. Try again after that." in page  # the pause named
     assert broker_message(ServerError) not in page
     assert ", ".join(ids) in page
     assert_no_traceback(page)
@@ -472,3 +480,51 @@ def test_the_breaker_opens_fails_fast_recovers_and_is_per_customer(
     response, _ = _lookup(en_client, credential, ids_range(4, 6))
     assert _rows(response) == 3
     assert len(contact_calls(vitec)) == 1
+
+
+# --- a refused id among many: only it is named, Vitec's words apart --------------------------
+
+
+def test_one_refused_id_among_twenty_the_page_shows_the_other_nineteen(
+    en_client, credential, vitec
+):
+    ids = [*ids_range(1, 12), "fault-400", *ids_range(13, 19)]
+    response = en_client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)})
+    assert response.status_code == 200
+    page = text(response)
+    rows = re.findall(r'<th scope="row"><a href="/contacts/([^/"]+)/', page)
+    assert rows == ids_range(1, 19)
+    assert "1 contact could not be fetched:" in page
+    assert re.search(r'<p class="ids">fault-400</p>', page)  # named alone
+    assert broker_message(ValidationError) in page
+    assert vitec_said_en(SANDBOX_INVALID) in page
+    calls = contact_calls(vitec)
+    assert len(calls) <= 1 + 2 * math.ceil(math.log2(20))
+    assert all((r.status == 400) == ("fault-400" in r.contact_ids) for r in calls)
+
+
+def test_vitecs_text_stays_apart_from_the_swedish_words(broker, credential, vitec):
+    client = Client(headers={"Accept-Language": "sv"})
+    client.force_login(broker)
+    ids = [*ids_range(1, 3), "fault-400"]
+    page = text(client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)}))
+    assert escaped("1 kontakt kunde inte hämtas: Vitec avvisade förfrågan som ogiltig.") in page
+    assert f'<p class="vitec-text">Vitec svarade: <q>{escaped(SANDBOX_INVALID)}</q></p>' in page
+    assert escaped(f"ogiltig. ({SANDBOX_INVALID})") not in page
+
+
+def test_vitecs_text_is_escaped(en_client, credential, vitec, monkeypatch):
+    from contacts.vitec.sandbox import server as sandbox_server_module
+
+    hostile = '<script>alert("x")</script> Kontakt-id & mer'
+    monkeypatch.setitem(sandbox_server_module._FAULT_STATUS, "400", (400, hostile))
+    ids = [*ids_range(1, 3), "fault-400"]
+    page = text(en_client.get(LOOKUP, {"credential": credential.pk, "ids": ",".join(ids)}))
+    assert "<script>alert" not in page
+    assert vitec_said_en(hostile) in page
+
+
+def test_the_contact_page_of_a_refused_id_shows_vitecs_text_apart(en_client, credential, vitec):
+    page = text(en_client.get("/contacts/fault-400/", {"credential": credential.pk}))
+    assert "<p>Vitec rejected the request as invalid.</p>" in page
+    assert f'<p class="vitec-text">Vitec said: <q>{escaped(SANDBOX_INVALID)}</q></p>' in page

@@ -201,7 +201,7 @@ def test_lookup_by_get_shows_each_found_contact(en_client, credential, reference
     assert total(response) == 40
     for contact in found:
         if phone := oracle.primary_phone(contact):
-            assert f'<a href="{oracle.tel_href(phone)}">{escaped(phone)}</a>' in page
+            assert oracle.phone_shown(page, phone)
         if email := oracle.email(contact):
             assert f'<a href="mailto:{escaped(email)}">{escaped(email)}</a>' in page
         if city := oracle.city(contact):
@@ -627,9 +627,13 @@ def test_detail_of_a_person(en_client, credential, reference):
     assert escaped(address["streetAddress"]) in page
     assert f"{escaped(address['zipCode'])} {escaped(address['city'])}" in page
     coordinate = address["wgs84Coordinate"]
-    assert f"<dd>{coordinate['latitude']:.6f}, {coordinate['longitude']:.6f}</dd>" in page
+    lat, lon = f"{coordinate['latitude']:.6f}", f"{coordinate['longitude']:.6f}"
+    assert f"<dd>{lat}, {lon} <a " in page
+    osm = f"https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}#map=17/{lat}/{lon}"
+    assert f'<a href="{osm}" rel="noopener noreferrer" target="_blank">' in page
+    assert "<iframe" not in page
     for phone in oracle.phones(person):
-        assert f'<a href="{oracle.tel_href(phone)}">{escaped(phone)}</a>' in page
+        assert oracle.phone_shown(page, phone)
     for email in oracle.emails(person):
         assert f'<a href="mailto:{escaped(email)}">{escaped(email)}</a>' in page
     gdpr = oracle.local_date(person, "gdprApprovalDate")

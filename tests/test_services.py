@@ -156,19 +156,27 @@ def test_personnummer_mask_never_shows_the_last_four_digits_of_sandbox_numbers(r
 
 
 @pytest.mark.parametrize(
-    ("number", "href"),
+    ("number", "shown", "href"),
     [
-        ("+46 70 123 45 67", "tel:+46701234567"),
-        ("070-123 45 67", "tel:0701234567"),
-        ("0701234567", "tel:0701234567"),
-        ("08-123 45 67", "tel:081234567"),
-        (" +46 (0)8 12 34", "tel:+46081234"),
+        # Read by phonenumbers (region SE): national format on screen, E.164 in the link.
+        ("+46 70 123 45 67", "070-123 45 67", "tel:+46701234567"),
+        ("070-123 45 67", "070-123 45 67", "tel:+46701234567"),
+        ("0701234567", "070-123 45 67", "tel:+46701234567"),
+        ("0046701234567", "070-123 45 67", "tel:+46701234567"),
+        ("08-123 45 67", "08-123 45 67", "tel:+4681234567"),
+        ("+46 (0)8-123 45 67", "08-123 45 67", "tel:+4681234567"),
+        ("031-12 34 56", "031-12 34 56", "tel:+4631123456"),
+        # A foreign number keeps its country: international format on screen.
+        ("+47 22 33 44 55", "+47 22 33 44 55", "tel:+4722334455"),
+        # Not a number phonenumbers can read: as Vitec sent it, the leading zero kept.
+        (" +46 (0)8 12 34", "+46 (0)8 12 34", "tel:+46081234"),
+        ("0123", "0123", "tel:0123"),
     ],
 )
-def test_contact_phones_give_tel_hrefs_of_the_digits(number, href):
+def test_contact_phones_national_on_screen_e164_in_tel_links(number, shown, href):
     contact = CrmPersonContact(id="P", telephone=PersonTelephone(cell=number, home="08-1"))
     phones = services.contact_phones(contact)
-    assert [(p.number, p.href) for p in phones] == [(number, href), ("08-1", "tel:081")]
+    assert [(p.number, p.href) for p in phones] == [(shown, href), ("08-1", "tel:081")]
     with translation.override("en"):
         assert [p.label for p in services.contact_phones(contact)] == ["Mobile", "Home"]
 
@@ -177,7 +185,9 @@ def test_contact_phones_of_a_company_and_of_none():
     company = CrmCompanyContact(id="F", telephone=CompanyTelephone(switch="031-12 34 56"))
     with translation.override("en"):
         phones = services.contact_phones(company)
-    assert [(p.label, p.href) for p in phones] == [("Switchboard", "tel:031123456")]
+    assert [(p.label, p.number, p.href) for p in phones] == [
+        ("Switchboard", "031-12 34 56", "tel:+4631123456")
+    ]
     assert services.contact_phones(CrmPersonContact(id="P")) == []
 
 
@@ -190,14 +200,19 @@ def test_contact_row_of_sandbox_contacts(sample):
         assert row.values["name"] == oracle.name(record)
         assert row.values["city"] == (oracle.city(record) or "")
         assert row.values["email"] == (oracle.email(record) or "")
-        phone = row.values["phone"]
-        assert (phone.number if phone else None) == oracle.primary_phone(record)
+        phone, number = row.values["phone"], oracle.primary_phone(record)
+        assert (phone is None) == (number is None)
+        if number:  # national format on screen (the leading zero kept), E.164 in the link
+            assert phone.number.startswith("0")
+            assert digits(phone.number) == oracle.national_digits(number)
+            assert phone.href == "tel:" + oracle.phone_e164(number)
         if record["type"] == "Company":
             assert row.values["id_number"] == record["corporateNumber"]
         else:
             number = oracle.personnummer(record)
             swedish = oracle.swedish_personnummer(record)
-            assert row.values["id_number"] == (oracle.masked(number) if swedish else "****")
+            expected = oracle.masked(number) if swedish else oracle.foreign_masked(number)
+            assert row.values["id_number"] == expected
             assert number not in row.values["id_number"]
         assert [c.id for c in row.values["categories"]] == oracle.category_ids(record)
 
@@ -330,7 +345,9 @@ def _local_day(record, field: str) -> date | None:
 SORT_ORACLE = {
     "name": lambda r: oracle.name(r).casefold(),
     "type": lambda r: TYPE_LABELS_EN[r["type"]].casefold(),
-    "phone": lambda r: _text(oracle.primary_phone(r)),
+    "phone": lambda r: _text(
+        oracle.primary_phone(r) and oracle.phone_e164(oracle.primary_phone(r))
+    ),
     "email": lambda r: _text(oracle.email(r)),
     "city": lambda r: _text(oracle.city(r)),
     "lead_score": lambda r: r.get("leadScore"),
@@ -681,7 +698,7 @@ def test_contact_row_of_sparse_contacts(contact):
     row = services.contact_row(contact, {})
     assert row.values["name"] == contact.id
     assert row.values["phone"] is None and row.values["email"] == "" and row.values["city"] == ""
-    assert row.values["id_number"] in ("", "****")
+    assert row.values["id_number"] in ("", "****", "**** (invalid)", "**** (ogiltigt)")
     assert services.contacts_filter([contact], ContactQuery(q=contact.id.lower())) == [contact]
     for key in services.SORT_COLUMNS:
         assert services.contacts_sort([contact, EMPTY_PERSON], key)[0] in (contact, EMPTY_PERSON)
@@ -695,3 +712,70 @@ def test_gdpr_date_is_the_local_date(sample):
         local = services.gdpr_date(person)
         assert isinstance(local, date)
         assert local.isoformat() == oracle.local_date(record, "gdprApprovalDate")
+
+
+# --- identity numbers (stdnum) and phones (phonenumbers): hand-written expectations ---------------
+
+
+@pytest.mark.parametrize(
+    ("number", "foreign", "masked", "revealed"),
+    [
+        ("19811218-9876", False, "811218-****", "19811218-9876"),
+        ("811218-9876", False, "811218-****", "811218-9876"),
+        ("8112189876", False, "811218-****", "811218-9876"),
+        ("811278-9873", False, "811278-****", "811278-9873"),  # samordningsnummer (day + 60)
+        ("811218-9877", False, "811218-**** (invalid)", "811218-9877 (invalid)"),  # check digit
+        ("811299-9871", False, "811299-**** (invalid)", "811299-9871 (invalid)"),  # no such day
+        ("12345", False, "**** (invalid)", "12345 (invalid)"),
+        ("NO 17058012345", True, "NO 1705801****", "NO 17058012345"),
+        ("811218-9876", True, "811218-****", "811218-9876"),  # flagged foreign: its own shape
+        ("A12", True, "****", "A12"),
+    ],
+)
+def test_personnummer_display(number, foreign, masked, revealed):
+    contact = CrmPersonContact(
+        id="P", social_security_number=number, is_foreign_social_security_number=foreign
+    )
+    with translation.override("en"):
+        assert services.presentation.id_number_display(contact) == masked
+        assert services.presentation.id_number_display(contact, reveal=True) == revealed
+
+
+@pytest.mark.parametrize(
+    ("number", "foreign", "shown"),
+    [
+        ("5567037485", False, "556703-7485"),
+        ("556703-7485", False, "556703-7485"),
+        ("556703-7486", False, "556703-**** (invalid)"),
+        ("NO 923 456 789", True, "NO 923 456 789"),
+        ("", False, ""),
+    ],
+)
+def test_organisationsnummer_display(number, foreign, shown):
+    contact = CrmCompanyContact(
+        id="F", corporate_number=number, is_foreign_corporate_number=foreign
+    )
+    with translation.override("en"):
+        assert services.presentation.id_number_display(contact) == shown
+
+
+def test_invalid_mark_is_translated():
+    contact = CrmPersonContact(id="P", social_security_number="811218-9877")
+    with translation.override("sv"):
+        assert services.presentation.id_number_display(contact) == "811218-**** (ogiltigt)"
+
+
+@pytest.mark.parametrize(
+    ("number", "e164"),
+    [
+        ("070-111 22 33", "+46701112233"),
+        ("+46 8 123 45 67", "+4681234567"),
+        ("0046 31 12 34 56", "+4631123456"),
+        ("+47 22 33 44 55", "+4722334455"),
+        ("12", ""),
+        ("not a number", ""),
+        (None, ""),
+    ],
+)
+def test_phone_e164(number, e164):
+    assert services.presentation.phone_e164(number) == e164

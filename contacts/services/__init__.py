@@ -32,7 +32,7 @@ from .lookup import (
     contacts_lookup,
     ids_parse,
 )
-from .messages import broker_message
+from .messages import broker_message, vitec_text
 from .presentation import (
     COLUMNS,
     HTML_COLUMNS,
@@ -40,6 +40,7 @@ from .presentation import (
     Column,
     ContactRow,
     Phone,
+    contact_map_url,
     contact_phones,
     contact_row,
     gdpr_date,
@@ -82,6 +83,7 @@ __all__ = [
     "category_names",
     "client_for_credential",
     "contact_get",
+    "contact_map_url",
     "contact_phones",
     "contact_row",
     "contact_show",
@@ -107,4 +109,5 @@ __all__ = [
     "personnummer_mask",
     "social_security_number",
     "type_label",
+    "vitec_text",
 ]

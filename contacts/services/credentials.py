@@ -17,7 +17,7 @@ from ..crypto import CredentialDecryptionError, rotate_secret, validate_keys
 from ..models import AuditEvent, VitecCredential
 from ..vitec.errors import VitecError
 from .lookup import client_for_credential
-from .messages import broker_message
+from .messages import broker_message, vitec_text
 
 
 def credentials_for_user(*, user: User) -> QuerySet[VitecCredential]:
@@ -57,7 +57,10 @@ def credential_test_connection(
     except CredentialDecryptionError as exc:
         outcome = ConnectionTest(ok=False, message=str(exc))
     except VitecError as exc:
-        outcome = ConnectionTest(ok=False, message=f"{broker_message(exc)} [{exc.status or '-'}]")
+        message = f"{broker_message(exc)} [{exc.status or '-'}]"
+        if said := vitec_text(exc):
+            message += f" {_('Vitec said:')} “{said}”"
+        outcome = ConnectionTest(ok=False, message=message)
     else:
         count = len(categories.all)
         message = _("Connected: Vitec lists %(count)d categories.") % {"count": count}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..vitec.errors import VitecError
 
@@ -33,9 +34,24 @@ MESSAGES: dict[str, Promise] = {
 
 
 def broker_message(error: VitecError) -> str:
-    """The broker's words for the error, in the active language; for a refused request, with
-    Vitec's own text after them in parentheses (it names what Vitec did not accept)."""
-    message = str(MESSAGES.get(error.code, MESSAGES["unavailable"]))
+    """The broker's words for the error, in the active language: never Vitec's own text, which
+    `vitec_text` gives apart. A paused credential names how long the pause still lasts."""
+    seconds = getattr(error, "seconds_left", None)
+    if error.code == "circuit_open" and seconds:
+        return ngettext(
+            "Vitec has not been answering for this customer, so crmviewer pauses its calls for "
+            "%(seconds)d second. Try again after that.",
+            "Vitec has not been answering for this customer, so crmviewer pauses its calls for "
+            "%(seconds)d seconds. Try again after that.",
+            seconds,
+        ) % {"seconds": seconds}
+    return str(MESSAGES.get(error.code, MESSAGES["unavailable"]))
+
+
+def vitec_text(error: VitecError) -> str:
+    """Vitec's own text about a refused request (it names what Vitec did not accept), to be
+    shown apart from the broker's words; "" for any other failure, whose text may hold
+    internals (a stack trace, a server name)."""
     if error.code == "invalid_request" and error.vitec_message:
-        return f"{message} ({error.vitec_message})"
-    return message
+        return error.vitec_message
+    return ""

@@ -8,14 +8,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import phonenumbers
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from stdnum import luhn
+from stdnum.se import orgnr, personnummer
 
 from ..vitec.models import (
     Category,
     Contact,
     ContactType,
+    Coordinate,
     CrmCompanyContact,
     CrmDeceasedEstateContact,
     CrmPersonContact,
@@ -45,7 +49,26 @@ def personnummer_mask(number: str | None) -> str:
         return f"{digits[2:8]}-****"
     if len(digits) == 10:
         return f"{digits[:6]}-****"
-    return "****"  # a foreign or odd number: hide it whole
+    return "****"  # an odd number: hide it whole
+
+
+def foreign_number_mask(number: str | None) -> str:
+    """A foreign number in its own shape, its last four letters or digits hidden (no Swedish
+    `YYMMDD-****` made up from it); a short one is hidden whole."""
+    if not number:
+        return ""
+    positions = [i for i, char in enumerate(number) if char.isalnum()]
+    if len(positions) <= 4:
+        return "****"
+    hidden = set(positions[-4:])
+    return "".join("*" if i in hidden else char for i, char in enumerate(number))
+
+
+INVALID_MARK = _("(invalid)")
+
+
+def _marked_invalid(text: str) -> str:
+    return f"{text} {INVALID_MARK}"
 
 
 def social_security_number(contact: Contact) -> str | None:
@@ -54,14 +77,82 @@ def social_security_number(contact: Contact) -> str | None:
     return None
 
 
+def swedish_personnummer_valid(number: str) -> bool:
+    """A valid personnummer, or samordningsnummer (the day plus 60), by stdnum.se.personnummer:
+    stdnum checks the date and the Luhn digit of a personnummer; for a samordningsnummer the Luhn
+    digit is checked on the number as written and the date with 60 taken off the day."""
+    if personnummer.is_valid(number):
+        return True
+    try:
+        compact = personnummer.compact(number)
+    except ValueError:
+        return False
+    digits = "".join(_DIGITS.findall(compact))
+    if len(digits) not in (10, 12) or not 61 <= int(digits[-6:-4]) <= 91:
+        return False
+    day = f"{int(digits[-6:-4]) - 60:02d}"
+    birth = compact[:-7] + day + compact[-5:]
+    ten = digits[-10:]
+    if not luhn.is_valid(ten):
+        return False
+    try:
+        personnummer.get_birth_date(birth)
+    except ValueError:
+        return False
+    return True
+
+
+def _personnummer_display(number: str, *, foreign: bool, reveal: bool) -> str:
+    """Personnummer and samordningsnummer checked with stdnum.se.personnummer: a valid one as
+    `YYYYMMDD-NNNN` (revealed) or `YYMMDD-****`; a foreign one as given or masked in its own
+    shape; an invalid Swedish one masked (or as given, revealed) and marked."""
+    if foreign:
+        return number if reveal else foreign_number_mask(number)
+    if swedish_personnummer_valid(number):
+        compact = personnummer.compact(number)  # `YYMMDD-NNNN` or `YYYYMMDD-NNNN`, as Vitec had it
+        return compact if reveal else personnummer_mask(compact)
+    return _marked_invalid(number if reveal else personnummer_mask(number))
+
+
+def corporate_number_display(contact: CrmCompanyContact) -> str:
+    """Organisationsnummer checked with stdnum.se.orgnr and written `NNNNNN-NNNN`; a foreign one
+    as given; an invalid Swedish one masked (it may be a mistyped personnummer) and marked."""
+    number = (contact.corporate_number or "").strip()
+    if not number or contact.is_foreign_corporate_number:
+        return number
+    if orgnr.is_valid(number):
+        return str(orgnr.format(number))
+    if personnummer.is_valid(number):  # a sole trader's organisationsnummer is a personnummer
+        return personnummer_mask(number)
+    return _marked_invalid(personnummer_mask(number))
+
+
 def id_number_display(contact: Contact, *, reveal: bool = False) -> str:
     """Organisationsnummer for companies; personnummer masked unless `reveal`."""
     if isinstance(contact, CrmCompanyContact):
-        return contact.corporate_number or ""
-    number = social_security_number(contact)
-    if reveal:
-        return number or ""
-    return personnummer_mask(number)
+        return corporate_number_display(contact)
+    number = (social_security_number(contact) or "").strip()
+    if not number:
+        return ""
+    foreign = bool(getattr(contact, "is_foreign_social_security_number", False))
+    return _personnummer_display(number, foreign=foreign, reveal=reveal)
+
+
+def is_deceased(contact: Contact) -> bool | None:
+    """Whether Vitec marks the person as deceased (None: not said, or not a person)."""
+    return contact.is_deceased if isinstance(contact, CrmPersonContact) else None
+
+
+def map_url(coordinate: Coordinate | None) -> str:
+    """A plain link to the place on openstreetmap.org (nothing is embedded or fetched)."""
+    if coordinate is None:
+        return ""
+    lat, lon = f"{coordinate.latitude:.6f}", f"{coordinate.longitude:.6f}"
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+
+def contact_map_url(contact: Contact) -> str:
+    return map_url(contact.address.coordinate if contact.address else None)
 
 
 def lead_score(contact: Contact) -> int | None:
@@ -78,7 +169,15 @@ def city(contact: Contact) -> str:
 
 
 def email(contact: Contact) -> str:
-    return contact.email.email_address or "" if contact.email else ""
+    """The first e-mail address the contact has (`emailAddress`, else `emailAddress2`)."""
+    addresses = contact.email.addresses if contact.email else []
+    return addresses[0] if addresses else ""
+
+
+def second_email(contact: Contact) -> str:
+    """The other address, when the contact has both."""
+    addresses = contact.email.addresses if contact.email else []
+    return addresses[1] if len(addresses) > 1 else ""
 
 
 def phone_digits(number: str) -> str:
@@ -112,8 +211,49 @@ PHONE_LABELS = {
 @dataclass(frozen=True, slots=True)
 class Phone:
     label: str
-    number: str
-    href: str  # tel: link with the number's digits (and a leading +)
+    number: str  # on screen: Swedish national format (a foreign number: international format)
+    href: str  # tel: link, E.164 when the number parses
+    e164: str = ""  # "" when phonenumbers cannot read the number
+
+
+_SE = "SE"
+_INTERNATIONAL = phonenumbers.PhoneNumberFormat.INTERNATIONAL
+
+
+def phone_parsed(number: str) -> phonenumbers.PhoneNumber | None:
+    """The number read by phonenumbers (Swedish unless it says otherwise), or None."""
+    try:
+        parsed = phonenumbers.parse(number, _SE)
+    except phonenumbers.NumberParseException:
+        return None
+    return parsed if phonenumbers.is_valid_number(parsed) else None
+
+
+def phone_display(number: str) -> str:
+    """`070-111 22 33` for a Swedish number, `+47 22 33 44 55` for a foreign one; a number
+    phonenumbers cannot read stays as Vitec sent it (its leading zero with it)."""
+    parsed = phone_parsed(number)
+    if parsed is None:
+        return number.strip()
+    swedish = phonenumbers.region_code_for_number(parsed) == _SE
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if swedish else _INTERNATIONAL
+    return phonenumbers.format_number(parsed, style)
+    return phonenumbers.format_number(parsed, style)
+
+
+def phone_e164(number: str | None) -> str:
+    """`+46701112233`, or "" when the number cannot be read."""
+    parsed = phone_parsed(number) if number else None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if parsed else ""
+
+
+def _tel_href(number: str) -> str:
+    e164 = phone_e164(number)
+    if e164:
+        return "tel:" + e164
+    return (
+        "tel:" + ("+" if number.strip().startswith("+") else "") + "".join(_DIGITS.findall(number))
+    )
 
 
 def contact_phones(contact: Contact) -> list[Phone]:
@@ -121,13 +261,16 @@ def contact_phones(contact: Contact) -> list[Phone]:
     return [
         Phone(
             label=str(PHONE_LABELS.get(kind, kind)),
-            number=number,
-            href="tel:"
-            + ("+" if number.strip().startswith("+") else "")
-            + "".join(_DIGITS.findall(number)),
+            number=phone_display(number),
+            href=_tel_href(number),
+            e164=phone_e164(number),
         )
         for kind, number in numbers
     ]
+
+
+def primary_phone_display(contact: Contact) -> str | None:
+    return phone_display(contact.primary_phone) if contact.primary_phone else None
 
 
 # --- the one column table -------------------------------------------------------------------------
@@ -202,6 +345,7 @@ COLUMNS: tuple[Column, ...] = (
         kind="name",
         sort_key=lambda c: _text_key(c.display_name),
     ),
+    Column("deceased", _("Deceased"), lambda c, x: is_deceased(c), kind="yes_no", in_html=False),
     Column(
         "type", _("Type"), lambda c, x: type_label(c), sort_key=lambda c: _text_key(type_label(c))
     ),
@@ -215,10 +359,16 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "phone",
         _("Phone"),
-        lambda c, x: c.primary_phone,
+        lambda c, x: primary_phone_display(c),
         kind="phone",
         html=_first_phone,
-        sort_key=lambda c: _text_key(c.primary_phone),
+        sort_key=lambda c: _text_key(phone_e164(c.primary_phone) or c.primary_phone),
+    ),
+    Column(
+        "phone_e164",
+        _("Phone (E.164)"),
+        lambda c, x: phone_e164(c.primary_phone),
+        in_html=False,
     ),
     Column(
         "email",
@@ -227,6 +377,7 @@ COLUMNS: tuple[Column, ...] = (
         kind="email",
         sort_key=lambda c: _text_key(email(c)),
     ),
+    Column("email2", _("Second e-mail"), lambda c, x: second_email(c), in_html=False),
     Column(
         "street",
         _("Street address"),
@@ -293,6 +444,7 @@ class ContactRow:
     contact: Contact
     values: dict[str, object]
     cells: tuple[Cell, ...]
+    deceased: bool = False  # marked beside the name, so that nobody mails a deceased person
 
 
 def contact_row(contact: Contact, names: Mapping[str, str], *, reveal: bool = False) -> ContactRow:
@@ -303,4 +455,5 @@ def contact_row(contact: Contact, names: Mapping[str, str], *, reveal: bool = Fa
         contact=contact,
         values=values,
         cells=tuple(Cell(kind=c.kind, value=values[c.key]) for c in HTML_COLUMNS),
+        deceased=bool(is_deceased(contact)),
     )

@@ -13,7 +13,7 @@ from ..models import VitecCredential
 from ..vitec.ids import LookupResult
 from ..vitec.models import Category, Contact
 from .lookup import Lookup, contacts_lookup
-from .messages import broker_message
+from .messages import broker_message, vitec_text
 from .presentation import PHONE_SHAPED, SORT_COLUMNS, TYPE_LABELS, phone_digits, search_text
 
 PAGE_SIZE = 50
@@ -90,11 +90,16 @@ class ContactView:
 
     @property
     def failures(self) -> list[Failure]:
-        """Failed batches grouped by what went wrong, so 50 alike failures make one notice."""
-        groups: dict[str, list[str]] = {}
+        """Failed batches grouped by what went wrong (the broker's words and Vitec's own text),
+        so 50 alike failures make one notice."""
+        groups: dict[tuple[str, str], list[str]] = {}
         for batch in self.result.failed:
-            groups.setdefault(broker_message(batch.error), []).extend(batch.ids)
-        return [Failure(message=message, ids=tuple(ids)) for message, ids in groups.items()]
+            key = (broker_message(batch.error), vitec_text(batch.error))
+            groups.setdefault(key, []).extend(batch.ids)
+        return [
+            Failure(message=message, ids=tuple(ids), vitec_text=text)
+            for (message, text), ids in groups.items()
+        ]
 
     @property
     def categories_error_message(self) -> str:
@@ -105,8 +110,9 @@ class ContactView:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    message: str
+    message: str  # the broker's words
     ids: tuple[str, ...]
+    vitec_text: str = ""  # Vitec's own text, shown apart from the broker's words
 
 
 def contacts_sort(contacts: Iterable[Contact], sort: str) -> list[Contact]:

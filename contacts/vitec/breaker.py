@@ -1,18 +1,25 @@
-"""A small circuit breaker: after repeated failures of one customer's Vitec calls, fail fast.
+"""A small circuit breaker: after repeated failed calls of one credential, fail fast.
 
-While Vitec is down or timing out for a customer, every page would otherwise wait for its
-timeouts and retries, and queue more calls onto a struggling service. After `threshold`
-failures in a row the breaker opens for `cooldown` seconds: calls for that customer fail at once
-with CircuitOpenError. After the cooldown one call is let through; if it fails too, the breaker
-opens again at once, and a success closes it.
+While Vitec is down or timing out for a credential, every page would otherwise wait for its
+timeouts and retries, and queue more calls onto a struggling service. After `threshold` failed
+calls in a row the breaker opens for `cooldown` seconds: calls with that credential fail at once
+with CircuitOpenError, which says how many seconds the pause still lasts. After the cooldown one
+call is let through; if it fails too, the breaker opens again at once, and a success closes it.
+
+The breaker judges calls, not attempts: the client records a call once, when it succeeded or
+failed after its retries (contacts/vitec/client.py). It is keyed by credential (base URL,
+customer and API user, see `breaker_name`), so one broker's failing calls never pause a
+colleague's credential.
 
 State lives in a cache-like store (Django's cache in the app), so that several app servers
 share it. Only failures that say something about Vitec's health count: connection errors,
-timeouts, 5xx, 429 and unreadable answers; a 400/401/403/404 is about the request, not Vitec.
+timeouts, 5xx and unreadable answers; no 4xx (400, 401, 403, 404, 429, ...) ever counts: Vitec
+answered, about the request or its pace.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -22,13 +29,26 @@ from typing import Any, Protocol
 from .errors import (
     BadResponseError,
     CircuitOpenError,
-    RateLimitedError,
     ServerError,
     VitecConnectionError,
     VitecError,
 )
 
-_COUNTED = (VitecConnectionError, ServerError, RateLimitedError, BadResponseError)
+_COUNTED = (VitecConnectionError, ServerError, BadResponseError)
+
+
+def breaker_name(base_url: str, customer_id: str, username: str) -> str:
+    """The breaker of one credential: the customer id, and a hash of base URL, customer and
+    API user (so that a cache key never holds the user name in clear)."""
+    login = "\0".join((base_url.rstrip("/"), customer_id, username))
+    return f"{customer_id}:{hashlib.sha256(login.encode()).hexdigest()[:32]}"
+
+
+def counts(error: VitecError) -> bool:
+    """Whether a failed call says something about Vitec's health (see the module's doc)."""
+    if isinstance(error, CircuitOpenError) or not isinstance(error, _COUNTED):
+        return False
+    return error.status is None or not 400 <= error.status < 500
 
 
 class Store(Protocol):
@@ -99,6 +119,7 @@ class CircuitBreaker:
         threshold: int = 5,
         cooldown: float = 30.0,
         prefix: str = "vitec-breaker",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if threshold < 1 or cooldown <= 0:
             raise ValueError("threshold must be at least 1 and cooldown positive")
@@ -106,6 +127,8 @@ class CircuitBreaker:
         self.threshold = threshold
         self.cooldown = cooldown
         self.prefix = prefix
+        # Wall-clock time: when the pause ends is stored, and app servers share the store.
+        self._clock = clock
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
@@ -113,20 +136,33 @@ class CircuitBreaker:
     def is_open(self, name: str) -> bool:
         return bool(self.store.get(self._key("open", name)))
 
+    def seconds_left(self, name: str) -> int | None:
+        """Whole seconds until the breaker for `name` lets a call through again (at least 1);
+        None while it is closed."""
+        until = self.store.get(self._key("open", name))
+        if not until:
+            return None
+        if isinstance(until, bool) or not isinstance(until, int | float):
+            return _ttl(self.cooldown)  # a value without its end: at most a cooldown
+        return min(_ttl(self.cooldown), _ttl(until - self._clock()))
+
     def before_call(self, name: str) -> None:
         """Raise CircuitOpenError while the breaker for `name` is open."""
-        if self.is_open(name):
+        seconds = self.seconds_left(name)
+        if seconds is not None:
             raise CircuitOpenError(
-                f"Circuit open for {name}: failing fast for up to {self.cooldown:.0f} s"
+                f"Circuit open for {name}: failing fast for {seconds} s more",
+                seconds_left=seconds,
             )
 
     def record(self, name: str, error: VitecError | None) -> None:
-        """Count the outcome of one call: None for a success, else the error it ended with."""
+        """Count the outcome of one call (after its retries): None for a success, else the error
+        it ended with. Record each call once, never each attempt."""
         if error is None:
             for kind in ("fails", "tripped", "open"):
                 self.store.delete(self._key(kind, name))
             return
-        if not isinstance(error, _COUNTED) or isinstance(error, CircuitOpenError):
+        if not counts(error):
             return
         fails_key = self._key("fails", name)
         # Failures further apart than a cooldown (or two) are not "in a row".
@@ -138,6 +174,7 @@ class CircuitBreaker:
             fails = 1
         tripped_before = self.store.get(self._key("tripped", name))
         if fails >= self.threshold or tripped_before:
-            self.store.set(self._key("open", name), True, _ttl(self.cooldown))
+            pause = _ttl(self.cooldown)
+            self.store.set(self._key("open", name), self._clock() + pause, pause)
             self.store.set(self._key("tripped", name), True, _ttl(4 * self.cooldown))
             self.store.delete(fails_key)

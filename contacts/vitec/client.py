@@ -10,6 +10,7 @@ import contextvars
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,11 @@ import urllib3
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from .breaker import CircuitBreaker
+from .breaker import CircuitBreaker, breaker_name
 from .errors import (
     BadResponseError,
     FailedRequest,
+    ValidationError,
     VitecConnectionError,
     VitecError,
     VitecTimeoutError,
@@ -66,6 +68,39 @@ _CUT_SHORT = (
     urllib3.exceptions.DecodeError,
 )
 _TIMED_OUT = (requests.Timeout, urllib3.exceptions.TimeoutError)
+
+
+# Extra calls one lookup may spend splitting batches Vitec refused with a 400 (see _batch_outcome):
+# enough for a few refused ids in each of several batches.
+SPLIT_CALLS_PER_LOOKUP = 100
+
+
+class _SplitBudget:
+    """What a lookup may still spend to find refused ids, shared by its batches: extra calls,
+    and spare workers (max_concurrency less the batches' own) to run two halves side by side."""
+
+    def __init__(self, calls: int, spare_workers: int = 0) -> None:
+        self._left = calls
+        self._spare = spare_workers
+        self._lock = threading.Lock()
+
+    def take(self, calls: int) -> bool:
+        with self._lock:
+            if self._left < calls:
+                return False
+            self._left -= calls
+            return True
+
+    def borrow_worker(self) -> bool:
+        with self._lock:
+            if self._spare < 1:
+                return False
+            self._spare -= 1
+            return True
+
+    def return_worker(self) -> None:
+        with self._lock:
+            self._spare += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,20 +167,27 @@ class VitecClient:
     def __repr__(self) -> str:  # never shows the password
         return f"<VitecClient {self.base_url} user={self.username!r}>"
 
+    def breaker_key(self, customer_id: str) -> str:
+        """The name of this credential's breaker for the customer (no user name in clear)."""
+        return breaker_name(self.base_url, customer_id, self.username)
+
     # --- endpoints -------------------------------------------------------------------------------
 
     def fetch_contacts(self, customer_id: str, ids: Iterable[str]) -> LookupResult:
         """Any number of contacts: de-duplicated, in batches of 20 fetched concurrently.
 
         Never raises for a failed batch: the result keeps what worked, names what was not found
-        and carries each failed batch with its error.
+        and carries each failed batch with its error. A batch Vitec refuses with a 400 is split
+        until the refused ids are found (_batch_outcome): only they are named as failed.
         """
         requested = unique_ids(ids)
         valid = [contact_id for contact_id in requested if is_valid_id(contact_id)]
         invalid = tuple(contact_id for contact_id in requested if not is_valid_id(contact_id))
         batches = batched(valid)
+        spare = self.max_concurrency - min(self.max_concurrency, max(1, len(batches)))
+        budget = _SplitBudget(SPLIT_CALLS_PER_LOOKUP, spare_workers=spare)
         if len(batches) <= 1:
-            outcomes = [self._batch_outcome(customer_id, batch) for batch in batches]
+            outcomes = [self._batch_outcome(customer_id, batch, budget) for batch in batches]
         else:
             workers = min(self.max_concurrency, len(batches))
             # Each batch runs in a copy of this thread's context, so that its log lines carry the
@@ -154,7 +196,9 @@ class VitecClient:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vitec") as pool:
                 outcomes = list(
                     pool.map(
-                        lambda context, batch: context.run(self._batch_outcome, customer_id, batch),
+                        lambda context, batch: context.run(
+                            self._batch_outcome, customer_id, batch, budget
+                        ),
                         contexts,
                         batches,
                     )
@@ -162,11 +206,9 @@ class VitecClient:
         found: dict[str, Contact] = {}
         failed: list[FailedBatch] = []
         calls = 0
-        for batch, (contacts, error, batch_calls) in zip(batches, outcomes, strict=True):
+        for batch, (contacts, batch_failed, batch_calls) in zip(batches, outcomes, strict=True):
             calls += batch_calls
-            if error is not None:
-                failed.append(FailedBatch(ids=batch, error=error))
-                continue
+            failed += batch_failed
             wanted = set(batch)
             for contact in contacts:
                 if contact.id in wanted:  # never show what was not asked for
@@ -209,13 +251,45 @@ class VitecClient:
     # --- internals -------------------------------------------------------------------------------
 
     def _batch_outcome(
-        self, customer_id: str, batch: Sequence[str]
-    ) -> tuple[list[Contact], VitecError | None, int]:
+        self, customer_id: str, batch: Sequence[str], budget: _SplitBudget
+    ) -> tuple[list[Contact], list[FailedBatch], int]:
+        """The contacts of one batch, its failed parts and the HTTP attempts made.
+
+        A batch of several ids refused with a 400 is split in halves, each half a call of its
+        own, until the refused ids are alone: every other contact still arrives and a failure
+        names only the ids that caused it. One refused id among n costs at most
+        2 * ceil(log2 n) extra calls; `budget` caps the extra calls of a whole lookup (Vitec
+        refusing every call, whatever its ids, must not turn into hundreds of calls) and lends
+        the workers the batches leave free, so that two halves go side by side while no more
+        than max_concurrency calls are ever in flight.
+        """
         try:
             contacts, calls = self._fetch_batch(customer_id, batch)
+        except ValidationError as error:
+            if len(batch) < 2 or not budget.take(2):
+                return [], [FailedBatch(ids=tuple(batch), error=error)], error.attempts
+            middle = len(batch) // 2
+            first, second = batch[:middle], batch[middle:]
+            if budget.borrow_worker():  # side by side, within max_concurrency
+                try:
+                    with ThreadPoolExecutor(1, thread_name_prefix="vitec-split") as pool:
+                        run = contextvars.copy_context().run
+                        future = pool.submit(run, self._batch_outcome, customer_id, first, budget)
+                        later = self._batch_outcome(customer_id, second, budget)
+                        earlier = future.result()
+                finally:
+                    budget.return_worker()
+            else:  # one after the other, in this batch's worker
+                earlier = self._batch_outcome(customer_id, first, budget)
+                later = self._batch_outcome(customer_id, second, budget)
+            return (
+                earlier[0] + later[0],
+                earlier[1] + later[1],
+                error.attempts + earlier[2] + later[2],
+            )
         except VitecError as error:
-            return [], error, error.attempts
-        return contacts, None, calls
+            return [], [FailedBatch(ids=tuple(batch), error=error)], error.attempts
+        return contacts, [], calls
 
     def _fetch_batch(
         self, customer_id: str, ids: Sequence[str], *, contact_type: ContactType | None = None
@@ -239,7 +313,7 @@ class VitecClient:
         """
         url = f"{self.base_url}/{path}"
         failed = FailedRequest(method="GET", url=url)
-        breaker_key = f"{self.base_url}|{customer_id}"
+        breaker_key = self.breaker_key(customer_id)
         retries_done = 0
         while True:
             try:
@@ -250,12 +324,13 @@ class VitecClient:
                 if parsed is None:
                     raise BadResponseError("The answer does not have the expected shape")
             except VitecError as error:
-                if self.breaker is not None:
-                    self.breaker.record(breaker_key, error)
                 wait = self.retry.delay(retries_done=retries_done, error=error, rand=self._rand)
                 if wait is None:
                     error.attempts = retries_done + 1
                     error.request = error.request or failed
+                    # The breaker judges the call, once, after its retries: not each attempt.
+                    if self.breaker is not None:
+                        self.breaker.record(breaker_key, error)
                     raise
                 logger.warning("Vitec call failed, retrying in %.2fs: %s", wait, error)
                 self._sleep(wait)

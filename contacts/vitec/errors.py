@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +92,16 @@ class VitecTimeoutError(VitecConnectionError):
 
 
 class CircuitOpenError(VitecConnectionError):
-    """Vitec failed repeatedly for this customer: calls fail fast for a short while."""
+    """Calls with this credential failed repeatedly: they fail fast for a short while.
+
+    `seconds_left` is how long the pause still lasts, in whole seconds (None: not known)."""
 
     code = "circuit_open"
     retryable = False
+
+    def __init__(self, detail: str = "", *, seconds_left: int | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.seconds_left = seconds_left
 
 
 class BadResponseError(VitecError):

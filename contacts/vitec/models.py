@@ -92,6 +92,7 @@ class CrmContact:
 
     id: str
     type: str
+    name: str | None = None  # companies, estates and types we do not know (e.g. Association)
     customer_id: str | None = None
     agent_id: str | None = None
     address: Address | None = None
@@ -104,7 +105,7 @@ class CrmContact:
 
     @property
     def display_name(self) -> str:
-        return self.id
+        return self.name or self.id
 
     @property
     def primary_phone(self) -> str | None:
@@ -137,30 +138,20 @@ class CrmPersonContact(CrmContact):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CrmCompanyContact(CrmContact):
     type: str = ContactType.COMPANY
-    name: str | None = None
     corporate_number: str | None = None
     is_foreign_corporate_number: bool | None = None
     home_page: str | None = None
     telephone: CompanyTelephone | None = None
     lead_score: int | None = None
 
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CrmDeceasedEstateContact(CrmContact):
     type: str = ContactType.DECEASED_ESTATE
-    name: str | None = None
     social_security_number: str | None = None
     # Vitec spells this one "IsForeignIdSocialSecurityNumber"; we keep a plain Python name.
     is_foreign_social_security_number: bool | None = None
     telephone: PersonTelephone | None = None
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
 
 
 Contact = CrmPersonContact | CrmCompanyContact | CrmDeceasedEstateContact | CrmContact

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,6 +59,8 @@ def xml_to_data(element: Any) -> Any:
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+# .NET writes a DateTime that was never set as its MinValue, `0001-01-01T00:00:00`: "no date".
+_DOTNET_EMPTY = date(1, 1, 1)
 
 
 def _lower_keys(value: Any) -> dict[str, Any]:
@@ -119,8 +121,15 @@ def parse_datetime(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
+    if parsed.date() == _DOTNET_EMPTY:  # .NET's DateTime.MinValue: a date that was never set
+        return None
     # Vitec always sends an offset; should one ever be missing, the time is Swedish.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)
+    try:  # a time at the very edge of the calendar cannot be shown in any other zone
+        parsed.astimezone(UTC).astimezone(STOCKHOLM)
+    except OverflowError:
+        return None
+    return parsed
 
 
 def _date(value: Any) -> date | None:
@@ -129,9 +138,10 @@ def _date(value: Any) -> date | None:
         return parsed.date()
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip()[:10])
+            day = date.fromisoformat(value.strip()[:10])
         except ValueError:
             return None
+        return None if day == _DOTNET_EMPTY else day
     return None
 
 
@@ -150,7 +160,7 @@ def _address(value: Any) -> Address | None:
     coordinate = None
     coords = _lower_keys(raw.get("wgs84coordinate"))
     lat, lon = _float(coords.get("latitude")), _float(coords.get("longitude"))
-    if lat is not None and lon is not None:
+    if lat is not None and lon is not None and (lat, lon) != (0.0, 0.0):  # 0/0: not geocoded
         coordinate = Coordinate(latitude=lat, longitude=lon)
     return Address(
         street_address=_str(raw.get("streetaddress")),
@@ -205,6 +215,13 @@ def _company_phone(value: Any) -> CompanyTelephone | None:
 
 
 _TYPE_BY_NUMBER = {"0": "Person", "1": "Company", "2": "DeceasedEstate"}
+# MatchingWatched is an enum on Vitec's side too: Yes = 0, No = 1, NotAsked = 2.
+_MATCHING_BY_NUMBER = {"0": "Yes", "1": "No", "2": "NotAsked"}
+
+
+def _matching(value: Any) -> MatchingWatched | None:
+    text = (_str(value) or "").strip()
+    return _enum(MatchingWatched, _MATCHING_BY_NUMBER.get(text, text))
 
 
 def parse_contact(value: Any) -> Contact | None:
@@ -230,7 +247,7 @@ def parse_contact(value: Any) -> Contact | None:
     }
     build = _BUILDERS.get(_enum(ContactType, raw_type))
     if build is None:  # a type this version does not know: the fields every contact has
-        return CrmContact(**common, type=raw_type or "Unknown")
+        return CrmContact(**common, type=raw_type or "Unknown", name=_str(raw.get("name")))
     return build(raw, common)
 
 
@@ -244,7 +261,7 @@ def _person(raw: dict[str, Any], common: dict[str, Any]) -> Contact:
         date_of_birth=_date(raw.get("dateofbirth")),
         telephone=_person_phone(raw.get("telephone")),
         lead_score=_int(raw.get("leadscore")),
-        wants_to_be_matched=_enum(MatchingWatched, raw.get("wantstobematched")),
+        wants_to_be_matched=_matching(raw.get("wantstobematched")),
         matching_changed_at=parse_datetime(raw.get("matchingchangedat")),
         is_deceased=_bool(raw.get("isdeceased")),
         is_company_person=_bool(raw.get("iscompanyperson")),

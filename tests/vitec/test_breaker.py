@@ -38,7 +38,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def breaker(clock) -> CircuitBreaker:
-    return CircuitBreaker(store=MemoryStore(clock=clock), threshold=3, cooldown=30)
+    return CircuitBreaker(store=MemoryStore(clock=clock), threshold=3, cooldown=30, clock=clock)
 
 
 @pytest.mark.parametrize(
@@ -48,8 +48,9 @@ def breaker(clock) -> CircuitBreaker:
         (VitecTimeoutError("timeout"), True),
         (ServerError("500", status=500), True),
         (ServerError("503", status=503), True),
-        (RateLimitedError("429", status=429), True),
+        (RateLimitedError("429", status=429), False),  # Vitec answered: about our pace
         (BadResponseError("not json"), True),
+        (BadResponseError("Unexpected status 409", status=409), False),  # no 4xx ever counts
         (ValidationError("400", status=400), False),
         (AuthenticationError("401", status=401), False),
         (PermissionDeniedError("403", status=403), False),
@@ -145,7 +146,7 @@ def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleep
     time.sleep(0.6)
     contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
     assert [c.id for c in contacts] == ["M1001-00001"]
-    assert not breaker.is_open(f"{sandbox.base_url}|M1001")
+    assert not breaker.is_open(client.breaker_key("M1001"))
 
 
 @pytest.mark.parametrize(
@@ -155,7 +156,7 @@ def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleep
         ("502", True),
         ("503", True),
         ("504", True),
-        ("429", True),
+        ("429", False),
         ("truncated", True),
         ("malformed", True),
         ("html", True),
@@ -166,9 +167,9 @@ def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleep
     ],
 )
 def test_which_faults_open_the_breaker_of_a_client(make_client, sandbox, fault, counts):
-    """breaker.py: "connection errors, timeouts, 5xx, 429 and unreadable answers" count, also
-    when the client finds out only after Vitec answered (a body it cannot read); a 4xx about the
-    request never does. With a threshold of 1, one failed call decides."""
+    """breaker.py: "connection errors, timeouts, 5xx and unreadable answers" count, also when
+    the client finds out only after Vitec answered (a body it cannot read); a 4xx (429 too)
+    never does. With a threshold of 1, one failed call decides."""
     sandbox.configure(fault=fault, retry_after=0, slow_body_seconds=0.4)
     breaker = CircuitBreaker(threshold=1, cooldown=60)
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0), timeout=0.2)
@@ -205,3 +206,95 @@ def test_an_unreachable_vitec_opens_the_breaker_of_a_client(make_client, request
     with pytest.raises(CircuitOpenError):
         client.fetch_contact_batch("M1001", ["M1001-00001"])
     assert time.monotonic() - started < 0.1  # no connect attempted
+
+
+# --- the breaker judges calls, per credential, and says how long it pauses ----------------------
+
+
+def test_an_open_breaker_says_how_many_seconds_the_pause_lasts(breaker, clock):
+    for _ in range(3):
+        breaker.record("M1001", VitecTimeoutError("t"))
+    assert breaker.seconds_left("M1001") == 30
+    with pytest.raises(CircuitOpenError) as opened:
+        breaker.before_call("M1001")
+    assert opened.value.seconds_left == 30
+    clock.now += 12.5
+    with pytest.raises(CircuitOpenError) as later:
+        breaker.before_call("M1001")
+    assert later.value.seconds_left == 18  # 17.5 s left, in whole seconds rounded up
+    clock.now += 17.6
+    assert breaker.seconds_left("M1001") is None
+    breaker.before_call("M1001")  # closed: does not raise
+
+
+def test_the_breaker_key_is_per_credential_and_holds_no_user_name(make_client):
+    anna = make_client(username="anna-api")
+    bo = make_client(username="bo-api")
+    assert anna.breaker_key("M1001") != bo.breaker_key("M1001")
+    assert anna.breaker_key("M1001") != anna.breaker_key("M1002")
+    assert make_client(username="anna-api", base_url="http://other.test").breaker_key(
+        "M1001"
+    ) != anna.breaker_key("M1001")
+    assert anna.breaker_key("M1001") == make_client(username="anna-api").breaker_key("M1001")
+    assert "anna" not in anna.breaker_key("M1001")
+    assert anna.breaker_key("M1001").startswith("M1001:")
+
+
+def test_two_credentials_of_one_customer_have_separate_breakers(make_client, sandbox):
+    """One credential's failed call opens its breaker; another API user of the same customer and
+    base URL (sharing the breaker's store) is still let through to Vitec."""
+    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    working = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
+    sandbox.configure(fault="500", fault_count=1)
+    with pytest.raises(ServerError):
+        working.fetch_contact_batch("M1001", ["M1001-00001"])
+    with pytest.raises(CircuitOpenError):
+        working.fetch_contact_batch("M1001", ["M1001-00001"])
+    # Another user name for the same customer and base URL: its own breaker, still closed.
+    other = make_client(username="demo2", breaker=breaker, retry=RetryPolicy(max_retries=0))
+    assert not breaker.is_open(other.breaker_key("M1001"))
+    with pytest.raises(VitecError) as refused:  # Vitec is asked (and refuses the unknown user)
+        other.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert not isinstance(refused.value, CircuitOpenError)
+    assert breaker.is_open(working.breaker_key("M1001"))
+    assert not breaker.is_open(other.breaker_key("M1001"))  # and its 401 did not count
+
+
+def test_a_timeout_with_two_retries_counts_one_failure(make_client, sandbox, sleeps):
+    breaker = CircuitBreaker(threshold=2, cooldown=60)
+    client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=2), timeout=0.2)
+    sandbox.configure(fault="hang", slow_body_seconds=0.4)
+    with pytest.raises(VitecTimeoutError) as first:
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert first.value.attempts == 3  # three attempts...
+    assert not breaker.is_open(client.breaker_key("M1001"))  # ...one failed call: 1 < 2
+    with pytest.raises(VitecTimeoutError):
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert breaker.is_open(client.breaker_key("M1001"))  # the second failed call opens it
+    deadline = time.monotonic() + 5
+    while sandbox.stats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_4xx_answers_never_count_however_many(make_client, sandbox):
+    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=2))
+    for fault in ("400", "404", "429", "400", "404", "429"):
+        sandbox.configure(fault=fault, retry_after=31)  # 429 over the cap: not retried
+        with pytest.raises(VitecError) as refused:
+            client.fetch_contact_batch("M1001", ["M1001-00001"])
+        assert refused.value.status is not None and 400 <= refused.value.status < 500
+    assert not breaker.is_open(client.breaker_key("M1001"))
+    sandbox.configure(fault=None)
+    assert [c.id for c in client.fetch_contact_batch("M1001", ["M1001-00001"])] == ["M1001-00001"]
+
+
+def test_the_open_breaker_of_a_client_names_the_seconds_left(make_client, sandbox):
+    breaker = CircuitBreaker(threshold=1, cooldown=45)
+    client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
+    sandbox.configure(fault="500")
+    with pytest.raises(ServerError):
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    with pytest.raises(CircuitOpenError) as opened:
+        client.fetch_contact_batch("M1001", ["M1001-00001"])
+    assert opened.value.seconds_left in (44, 45)

@@ -399,7 +399,8 @@ def test_full_payload_leaves_no_field_unset(kind) -> None:
     """Every field of the dataclass is filled: nothing documented was forgotten by the parser."""
     contact = parse_contact(copy.deepcopy(PAYLOADS[kind]))
     unset = [f.name for f in dataclasses.fields(contact) if getattr(contact, f.name) in (None, ())]
-    assert unset == []
+    # `name` is common to every other type (unknown ones included); a person has first/last name.
+    assert unset == (["name"] if kind == "person" else [])
 
 
 # DataContract XML of the same three contacts: PascalCase, base members first, namespaces on
@@ -767,7 +768,7 @@ WRONG_TYPES = [
     ("person", "dateOfBirth", "17 maj 1980", "date_of_birth", None),
     ("person", "dateOfBirth", 19800517, "date_of_birth", None),
     ("person", "wantsToBeMatched", "Perhaps", "wants_to_be_matched", None),
-    ("person", "wantsToBeMatched", 1, "wants_to_be_matched", None),
+    ("person", "wantsToBeMatched", 7, "wants_to_be_matched", None),  # not Yes 0/No 1/NotAsked 2
     ("person", "wantsToBeMatched", {"value": "Yes"}, "wants_to_be_matched", None),
 ]
 
@@ -794,6 +795,11 @@ LENIENT = [
     ("isDeceased", " false ", "is_deceased", False),
     ("wantsToBeMatched", "yes", "wants_to_be_matched", MatchingWatched.YES),
     ("wantsToBeMatched", "NO", "wants_to_be_matched", MatchingWatched.NO),
+    # MatchingWatched as the number .NET may send for it: Yes = 0, No = 1, NotAsked = 2.
+    ("wantsToBeMatched", 0, "wants_to_be_matched", MatchingWatched.YES),
+    ("wantsToBeMatched", 1, "wants_to_be_matched", MatchingWatched.NO),
+    ("wantsToBeMatched", 2, "wants_to_be_matched", MatchingWatched.NOT_ASKED),
+    ("wantsToBeMatched", "2", "wants_to_be_matched", MatchingWatched.NOT_ASKED),
     ("dateOfBirth", "1980-05-17", "date_of_birth", date(1980, 5, 17)),
     ("dateOfBirth", "1980-05-17T00:00:00+02:00", "date_of_birth", date(1980, 5, 17)),
 ]
@@ -1010,7 +1016,10 @@ def test_parse_contacts_on_empty_list_is_empty() -> None:
         ({"type": "Company", "firstName": "Anna"}, "X-1"),
         ({"type": "DeceasedEstate", "name": "Dödsbo efter Karl"}, "Dödsbo efter Karl"),
         ({"type": "DeceasedEstate"}, "X-1"),
-        ({"type": "Estate2030", "name": "Okänd", "firstName": "Anna"}, "X-1"),
+        # An unknown type (Association, förening) is shown with its `name` (the contract).
+        ({"type": "Estate2030", "name": "Okänd", "firstName": "Anna"}, "Okänd"),
+        ({"type": "Association", "name": "BRF Tallen"}, "BRF Tallen"),
+        ({"type": "Association"}, "X-1"),
     ],
     ids=repr,
 )
@@ -1368,3 +1377,83 @@ def test_neighbour_parsers_never_raise(value) -> None:
     assert matches is None or all(isinstance(m, ContactRef) for m in matches)
     lists = parse_category_lists(value)
     assert lists is None or isinstance(lists, Categories)
+
+
+# --- values the contract allows (issue 10, item 3): hand-written payloads in Vitec's shape -------
+
+DOTNET_EMPTY_DATES = [
+    "0001-01-01T00:00:00",
+    "0001-01-01T00:00:00+01:00",
+    "0001-01-01T00:00:00+00:00",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00.0000000+02:00",
+    "0001-01-01",
+]
+
+
+@pytest.mark.parametrize("empty", DOTNET_EMPTY_DATES)
+@pytest.mark.parametrize(
+    "key",
+    ["createdAt", "changedAt", "matchingChangedAt", "gdprApprovalDate", "dateOfBirth"],
+)
+def test_dotnet_empty_date_is_no_date(key, empty) -> None:
+    """.NET's DateTime.MinValue means "never set"; with an offset it cannot even be converted."""
+    payload = copy.deepcopy(PERSON_JSON)
+    payload[key] = empty
+    contact = parse_contact(payload)
+    attribute = {
+        "createdAt": "created_at",
+        "changedAt": "changed_at",
+        "matchingChangedAt": "matching_changed_at",
+        "gdprApprovalDate": "gdpr_approval_date",
+        "dateOfBirth": "date_of_birth",
+    }[key]
+    assert getattr(contact, attribute) is None
+    assert contact.first_name == "Anna"  # the rest of the contact is intact
+
+
+@pytest.mark.parametrize("empty", DOTNET_EMPTY_DATES)
+def test_dotnet_empty_date_in_the_id_listing(empty) -> None:
+    index = parse_contact_index({"persons": [{"id": "P-1", "changedAt": empty}]})
+    assert index.persons[0].changed_at is None
+
+
+@pytest.mark.parametrize(
+    "coordinate",
+    [
+        {"latitude": 0, "longitude": 0},
+        {"latitude": 0.0, "longitude": 0.0},
+        {"latitude": "0", "longitude": "0"},
+    ],
+    ids=repr,
+)
+def test_zero_coordinate_means_not_geocoded(coordinate) -> None:
+    payload = copy.deepcopy(COMPANY_JSON)
+    payload["address"]["wgs84Coordinate"] = coordinate
+    contact = parse_contact(payload)
+    assert contact.address.coordinate is None
+    assert contact.address.city == "Göteborg"
+
+
+def test_a_coordinate_on_one_axis_only_is_kept() -> None:
+    payload = copy.deepcopy(COMPANY_JSON)
+    payload["address"]["wgs84Coordinate"] = {"latitude": 0.0, "longitude": 11.9746}
+    assert parse_contact(payload).address.coordinate == Coordinate(latitude=0.0, longitude=11.9746)
+
+
+def test_association_keeps_its_name_and_common_fields() -> None:
+    payload = {
+        "id": "ADR3ADC7B7B0A9447CA97FCAB43E36B582C",
+        "type": "Association",
+        "customerId": "M30011",
+        "name": "Brf Tallbacken",
+        "email": {"emailAddress": None, "emailAddress2": "styrelsen@tallbacken.se"},
+        "changedAt": "0001-01-01T00:00:00",
+    }
+    contact = parse_contact(payload)
+    assert type(contact) is CrmContact
+    assert contact.type == "Association"
+    assert contact.name == "Brf Tallbacken"
+    assert contact.display_name == "Brf Tallbacken"
+    assert contact.email.addresses == ["styrelsen@tallbacken.se"]
+    assert contact.changed_at is None
