@@ -44,6 +44,7 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
         "fault_count": None,
         "retry_after": defaults.retry_after,
         "slow_body_seconds": defaults.slow_body_seconds,
+        "single_as_list": defaults.single_as_list,
     }
     sandbox_server.configure(**calm)
     sandbox_server.stats.reset()

@@ -163,7 +163,12 @@ def served(monkeypatch, vitec):
         if customer_id != "M1001":
             return data
         extra = {payload["id"]: payload for payload in PAYLOADS}
-        return dataclasses.replace(data, by_id={**data.by_id, **extra})
+        folded = {contact_id.casefold(): payload for contact_id, payload in extra.items()}
+        return dataclasses.replace(
+            data,
+            by_id={**data.by_id, **extra},
+            by_folded_id={**data.by_folded_id, **folded},  # ids are matched in any case
+        )
 
     monkeypatch.setattr(sandbox_module, "customer_data", with_payloads)
     return vitec
@@ -223,6 +228,18 @@ def test_the_list_shows_every_contract_value_without_crashing(en_client, credent
     assert '<td class="nowrap">NO 923 456 789</td>' in html
     for hidden in ("9876", "9877", "9873", "12345"):
         assert f"-{hidden}" not in html and f" {hidden}" not in html
+
+
+@pytest.mark.django_db
+def test_real_ids_pasted_in_lower_case_are_found(en_client, credential, served):
+    """Real ids are `ADR` + 32 upper-case hex digits; a lower-case paste finds them (Vitec
+    matches ids without regard to case) and the page links them in Vitec's spelling."""
+    html = page(en_client, credential, ids=[contact_id.lower() for contact_id in IDS])
+    assert re.search(r'<h2 id="results-heading">\s*8 contacts\s*</h2>', html)
+    assert "not found in Vitec" not in html
+    for contact_id in IDS:
+        assert f"/contacts/{contact_id}/" in html
+    assert "Greta Berg" in detail(en_client, credential, DECEASED_ID.lower())
 
 
 @pytest.mark.django_db

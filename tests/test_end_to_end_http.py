@@ -101,3 +101,32 @@ def test_a_broker_looks_up_filters_opens_and_exports_over_http(live_server, brok
     assert logout.url == f"{base}/accounts/login/"
     after = session.get(f"{base}/contacts/", timeout=10)
     assert after.url.startswith(f"{base}/accounts/login/")
+
+
+def test_a_lower_case_paste_finds_the_contacts_over_http(live_server, broker_session, vitec):
+    """Brokers paste ids from mails and spreadsheets, sometimes in lower case: Vitec matches
+    ids without regard to case, and so does crmviewer. Ids differing only in case are one."""
+    session, credential = broker_session
+    base = live_server.url
+    page = session.get(f"{base}/contacts/", timeout=10)
+    vitec.stats.reset()
+    response = session.post(
+        f"{base}/contacts/",
+        data={
+            "credential": credential.pk,
+            "ids": "m1001-00001\nm1001-00002, M1001-00001\nM1001-00002 m1001-00003",
+            "csrfmiddlewaretoken": csrf_of(page.text),
+        },
+        headers={"Referer": f"{base}/contacts/"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert "3 contacts" in response.text
+    assert "not found in Vitec" not in response.text
+    rows = re.findall(r'<th scope="row"><a href="/contacts/([^/"]+)/\?', response.text)
+    assert rows == ["M1001-00001", "M1001-00002", "M1001-00003"]  # Vitec's spelling
+    sent = [i for r in vitec.stats.requests if r.endpoint == "contacts" for i in r.contact_ids]
+    assert sent == ["m1001-00001", "m1001-00002", "m1001-00003"]  # each asked once
+
+    detail = session.get(f"{base}/contacts/m1001-00002/?credential={credential.pk}", timeout=30)
+    assert detail.status_code == 200 and "GDPR and consent" in detail.text

@@ -4,7 +4,8 @@
   rotating their encryption keys
 - lookup: the Vitec client of each credential, the ids a broker typed, the per-credential cache
 - selectors: the current view (query, declared filters, sort, counts), shared by page and exports
-- presentation: a contact in the broker's words, and the one column table
+- presentation: a contact in the broker's words, and the one column table (identity numbers
+  in identity, phone numbers in phones)
 - access: the list page, a contact's page and exports, each recorded first (no trace, no data)
 - exports: the cells and rows of a file
 - messages: what a broker reads when a Vitec call failed
@@ -23,6 +24,7 @@ from .credentials import (
     credentials_rotate_keys,
 )
 from .exports import contacts_export_rows, csv_cell, export_columns, formula_risk
+from .identity import personnummer_mask, social_security_number
 from .lookup import (
     MAX_LOOKUP_IDS,
     Lookup,
@@ -33,19 +35,16 @@ from .lookup import (
     ids_parse,
 )
 from .messages import broker_message, vitec_text
+from .phones import Phone, contact_phones
 from .presentation import (
     COLUMNS,
     HTML_COLUMNS,
     SORT_COLUMNS,
     Column,
     ContactRow,
-    Phone,
     contact_map_url,
-    contact_phones,
     contact_row,
     gdpr_date,
-    personnummer_mask,
-    social_security_number,
     type_label,
 )
 from .selectors import (

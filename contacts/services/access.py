@@ -12,8 +12,8 @@ from ..audit import Actor, audit_required
 from ..models import AuditEvent, VitecCredential
 from ..vitec.models import Contact
 from .exports import contacts_export_rows
+from .identity import social_security_number
 from .lookup import Lookup, contact_get
-from .presentation import social_security_number
 from .selectors import ContactQuery, ContactView, contacts_view
 
 

@@ -27,7 +27,7 @@ from ..models import VitecCredential
 from ..vitec.breaker import CircuitBreaker, MemoryStore
 from ..vitec.client import VitecClient
 from ..vitec.errors import VitecError
-from ..vitec.ids import LookupResult, is_valid_id, unique_ids
+from ..vitec.ids import LookupResult, id_key, is_valid_id, unique_ids
 from ..vitec.models import Categories, Contact, CrmContact
 from ..vitec.retry import RetryPolicy
 
@@ -111,8 +111,11 @@ _SEALED = "contacts"  # crmviewer.sealing purpose of everything cached here
 
 def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
     """Whose entry it is (user, credential, customer) and an HMAC of the contact id (keyed with
-    SECRET_KEY): a key name neither holds an id nor lets anyone confirm a guessed one."""
-    digest = salted_hmac("crmviewer.contacts.cache-key", value, algorithm="sha256").hexdigest()
+    SECRET_KEY): a key name neither holds an id nor lets anyone confirm a guessed one. Ids
+    differing only in letter case are one contact (Vitec matches them so): one entry."""
+    digest = salted_hmac(
+        "crmviewer.contacts.cache-key", id_key(value), algorithm="sha256"
+    ).hexdigest()
     owner = f"user:{credential.user_id}:cred:{credential.pk}:{credential.customer_id}"
     return f"{CACHE_PREFIX}:{owner}:{kind}:{digest[:40]}"
 
@@ -158,7 +161,7 @@ def contacts_lookup(
     Cached per credential (never shared between credentials or users) for VITEC_CACHE_SECONDS.
     `refresh` skips the cache and stores what Vitec answers now. Failed batches are not cached.
     """
-    ids = unique_ids(ids)
+    ids = unique_ids(ids)  # ids differing only in letter case are one: the first spelling kept
     keys = {contact_id: _cache_key(credential, "contact", contact_id) for contact_id in ids}
     categories_key = _cache_key(credential, "categories")
     cached = {} if refresh else _cache_read([*keys.values(), categories_key])
@@ -171,20 +174,26 @@ def contacts_lookup(
         if fresh is not None:
             categories = fresh
             _cache_write({categories_key: fresh})
-        to_store: dict[str, object] = {keys[c.id]: c for c in fetched.contacts}
+        # _cache_key is the same for the id as asked and for Vitec's spelling of it.
+        to_store: dict[str, object] = {
+            _cache_key(credential, "contact", c.id): c for c in fetched.contacts
+        }
         to_store.update({keys[contact_id]: _NOT_FOUND for contact_id in fetched.not_found})
         _cache_write(to_store)
 
+    # By id_key: the contacts keep Vitec's spelling of their ids, the ids are as asked.
     found: dict[str, Contact] = {
-        contact_id: value for contact_id, value in hits.items() if isinstance(value, CrmContact)
+        id_key(contact_id): value
+        for contact_id, value in hits.items()
+        if isinstance(value, CrmContact)
     }
-    found.update({c.id: c for c in fetched.contacts})
-    not_found = {contact_id for contact_id, value in hits.items() if value == _NOT_FOUND}
-    not_found.update(fetched.not_found)
+    found.update({id_key(c.id): c for c in fetched.contacts})
+    not_found = {id_key(contact_id) for contact_id, value in hits.items() if value == _NOT_FOUND}
+    not_found.update(id_key(contact_id) for contact_id in fetched.not_found)
     result = LookupResult(
         requested=tuple(ids),
-        contacts=tuple(found[i] for i in ids if i in found),
-        not_found=tuple(i for i in ids if i in not_found),
+        contacts=tuple(found[id_key(i)] for i in ids if id_key(i) in found),
+        not_found=tuple(i for i in ids if id_key(i) in not_found),
         failed=fetched.failed,
         invalid=fetched.invalid,
         calls=fetched.calls,

@@ -1,5 +1,6 @@
-"""How a contact is shown: its values in the broker's words (type, masked personnummer, phones,
-GDPR date...) and the one column table that the HTML list, its sorting and every export read."""
+"""How a contact is shown: its values in the broker's words (type, GDPR date, map link...; the
+identity numbers in identity.py, the phones in phones.py) and the one column table that the
+HTML list, its sorting and every export read."""
 
 from __future__ import annotations
 
@@ -8,22 +9,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import phonenumbers
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from stdnum import luhn
-from stdnum.se import orgnr, personnummer
 
 from ..vitec.models import (
     Category,
     Contact,
     ContactType,
     Coordinate,
-    CrmCompanyContact,
-    CrmDeceasedEstateContact,
     CrmPersonContact,
 )
+from .identity import id_number_display, social_security_number
+from .phones import Phone, contact_phones, phone_digits, phone_e164, primary_phone_display
 
 TYPE_LABELS = {
     ContactType.PERSON: _("Person"),
@@ -38,104 +36,6 @@ PHONE_SHAPED = re.compile(r"\A\+?[0-9][0-9 ()-]*\Z")
 def type_label(contact: Contact) -> str:
     label = TYPE_LABELS.get(contact.type)  # type: ignore[call-overload]
     return str(label) if label else str(contact.type)
-
-
-def personnummer_mask(number: str | None) -> str:
-    """`YYMMDD-****`: the date of birth stays visible, the last four digits never do."""
-    if not number:
-        return ""
-    digits = "".join(_DIGITS.findall(number))
-    if len(digits) == 12:
-        return f"{digits[2:8]}-****"
-    if len(digits) == 10:
-        return f"{digits[:6]}-****"
-    return "****"  # an odd number: hide it whole
-
-
-def foreign_number_mask(number: str | None) -> str:
-    """A foreign number in its own shape, its last four letters or digits hidden (no Swedish
-    `YYMMDD-****` made up from it); a short one is hidden whole."""
-    if not number:
-        return ""
-    positions = [i for i, char in enumerate(number) if char.isalnum()]
-    if len(positions) <= 4:
-        return "****"
-    hidden = set(positions[-4:])
-    return "".join("*" if i in hidden else char for i, char in enumerate(number))
-
-
-INVALID_MARK = _("(invalid)")
-
-
-def _marked_invalid(text: str) -> str:
-    return f"{text} {INVALID_MARK}"
-
-
-def social_security_number(contact: Contact) -> str | None:
-    if isinstance(contact, CrmPersonContact | CrmDeceasedEstateContact):
-        return contact.social_security_number
-    return None
-
-
-def swedish_personnummer_valid(number: str) -> bool:
-    """A valid personnummer, or samordningsnummer (the day plus 60), by stdnum.se.personnummer:
-    stdnum checks the date and the Luhn digit of a personnummer; for a samordningsnummer the Luhn
-    digit is checked on the number as written and the date with 60 taken off the day."""
-    if personnummer.is_valid(number):
-        return True
-    try:
-        compact = personnummer.compact(number)
-    except ValueError:
-        return False
-    digits = "".join(_DIGITS.findall(compact))
-    if len(digits) not in (10, 12) or not 61 <= int(digits[-6:-4]) <= 91:
-        return False
-    day = f"{int(digits[-6:-4]) - 60:02d}"
-    birth = compact[:-7] + day + compact[-5:]
-    ten = digits[-10:]
-    if not luhn.is_valid(ten):
-        return False
-    try:
-        personnummer.get_birth_date(birth)
-    except ValueError:
-        return False
-    return True
-
-
-def _personnummer_display(number: str, *, foreign: bool, reveal: bool) -> str:
-    """Personnummer and samordningsnummer checked with stdnum.se.personnummer: a valid one as
-    `YYYYMMDD-NNNN` (revealed) or `YYMMDD-****`; a foreign one as given or masked in its own
-    shape; an invalid Swedish one masked (or as given, revealed) and marked."""
-    if foreign:
-        return number if reveal else foreign_number_mask(number)
-    if swedish_personnummer_valid(number):
-        compact = personnummer.compact(number)  # `YYMMDD-NNNN` or `YYYYMMDD-NNNN`, as Vitec had it
-        return compact if reveal else personnummer_mask(compact)
-    return _marked_invalid(number if reveal else personnummer_mask(number))
-
-
-def corporate_number_display(contact: CrmCompanyContact) -> str:
-    """Organisationsnummer checked with stdnum.se.orgnr and written `NNNNNN-NNNN`; a foreign one
-    as given; an invalid Swedish one masked (it may be a mistyped personnummer) and marked."""
-    number = (contact.corporate_number or "").strip()
-    if not number or contact.is_foreign_corporate_number:
-        return number
-    if orgnr.is_valid(number):
-        return str(orgnr.format(number))
-    if personnummer.is_valid(number):  # a sole trader's organisationsnummer is a personnummer
-        return personnummer_mask(number)
-    return _marked_invalid(personnummer_mask(number))
-
-
-def id_number_display(contact: Contact, *, reveal: bool = False) -> str:
-    """Organisationsnummer for companies; personnummer masked unless `reveal`."""
-    if isinstance(contact, CrmCompanyContact):
-        return corporate_number_display(contact)
-    number = (social_security_number(contact) or "").strip()
-    if not number:
-        return ""
-    foreign = bool(getattr(contact, "is_foreign_social_security_number", False))
-    return _personnummer_display(number, foreign=foreign, reveal=reveal)
 
 
 def is_deceased(contact: Contact) -> bool | None:
@@ -180,16 +80,6 @@ def second_email(contact: Contact) -> str:
     return addresses[1] if len(addresses) > 1 else ""
 
 
-def phone_digits(number: str) -> str:
-    """A phone number as national digits: "+46 70 123 45 67" and "070-123 45 67" alike."""
-    digits = "".join(_DIGITS.findall(number))
-    if number.strip().startswith("+46"):
-        return "0" + digits[2:]
-    if digits.startswith("0046"):
-        return "0" + digits[4:]
-    return digits
-
-
 def search_text(contact: Contact) -> str:
     """What the text filter looks through: name, e-mail, phone and city."""
     phones = [n for _, n in getattr(getattr(contact, "telephone", None), "numbers", [])]
@@ -197,80 +87,6 @@ def search_text(contact: Contact) -> str:
     parts = [contact.display_name, *emails, *phones, city(contact)]
     digit_forms = [form for p in phones for form in ("".join(_DIGITS.findall(p)), phone_digits(p))]
     return " ".join([*parts, *digit_forms]).casefold()
-
-
-PHONE_LABELS = {
-    "cell": _("Mobile"),
-    "home": _("Home"),
-    "work": _("Work"),
-    "switch": _("Switchboard"),
-    "other": _("Other"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Phone:
-    label: str
-    number: str  # on screen: Swedish national format (a foreign number: international format)
-    href: str  # tel: link, E.164 when the number parses
-    e164: str = ""  # "" when phonenumbers cannot read the number
-
-
-_SE = "SE"
-_INTERNATIONAL = phonenumbers.PhoneNumberFormat.INTERNATIONAL
-
-
-def phone_parsed(number: str) -> phonenumbers.PhoneNumber | None:
-    """The number read by phonenumbers (Swedish unless it says otherwise), or None."""
-    try:
-        parsed = phonenumbers.parse(number, _SE)
-    except phonenumbers.NumberParseException:
-        return None
-    return parsed if phonenumbers.is_valid_number(parsed) else None
-
-
-def phone_display(number: str) -> str:
-    """`070-111 22 33` for a Swedish number, `+47 22 33 44 55` for a foreign one; a number
-    phonenumbers cannot read stays as Vitec sent it (its leading zero with it)."""
-    parsed = phone_parsed(number)
-    if parsed is None:
-        return number.strip()
-    swedish = phonenumbers.region_code_for_number(parsed) == _SE
-    style = phonenumbers.PhoneNumberFormat.NATIONAL if swedish else _INTERNATIONAL
-    return phonenumbers.format_number(parsed, style)
-    return phonenumbers.format_number(parsed, style)
-
-
-def phone_e164(number: str | None) -> str:
-    """`+46701112233`, or "" when the number cannot be read."""
-    parsed = phone_parsed(number) if number else None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if parsed else ""
-
-
-def _tel_href(number: str) -> str:
-    e164 = phone_e164(number)
-    if e164:
-        return "tel:" + e164
-    return (
-        "tel:" + ("+" if number.strip().startswith("+") else "") + "".join(_DIGITS.findall(number))
-    )
-
-
-def contact_phones(contact: Contact) -> list[Phone]:
-    numbers = getattr(getattr(contact, "telephone", None), "numbers", [])
-    return [
-        Phone(
-            label=str(PHONE_LABELS.get(kind, kind)),
-            number=phone_display(number),
-            href=_tel_href(number),
-            e164=phone_e164(number),
-        )
-        for kind, number in numbers
-    ]
-
-
-def primary_phone_display(contact: Contact) -> str | None:
-    return phone_display(contact.primary_phone) if contact.primary_phone else None
 
 
 # --- the one column table -------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from ..vitec.ids import LookupResult
 from ..vitec.models import Category, Contact
 from .lookup import Lookup, contacts_lookup
 from .messages import broker_message, vitec_text
-from .presentation import PHONE_SHAPED, SORT_COLUMNS, TYPE_LABELS, phone_digits, search_text
+from .phones import phone_digits
+from .presentation import PHONE_SHAPED, SORT_COLUMNS, TYPE_LABELS, search_text
 
 PAGE_SIZE = 50
 

@@ -10,7 +10,6 @@ import contextvars
 import json
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from .breaker import CircuitBreaker, breaker_name
 from .errors import (
     BadResponseError,
     FailedRequest,
+    NotFoundError,
     ValidationError,
     VitecConnectionError,
     VitecError,
@@ -37,10 +37,12 @@ from .ids import (
     MAX_IDS_PER_CALL,
     FailedBatch,
     LookupResult,
+    SplitBudget,
     batched,
     encode_ids,
     encode_path_segment,
     is_valid_id,
+    merge_outcomes,
     unique_ids,
 )
 from .models import Categories, Contact, ContactIndex, ContactRef, ContactType
@@ -75,32 +77,8 @@ _TIMED_OUT = (requests.Timeout, urllib3.exceptions.TimeoutError)
 SPLIT_CALLS_PER_LOOKUP = 100
 
 
-class _SplitBudget:
-    """What a lookup may still spend to find refused ids, shared by its batches: extra calls,
-    and spare workers (max_concurrency less the batches' own) to run two halves side by side."""
-
-    def __init__(self, calls: int, spare_workers: int = 0) -> None:
-        self._left = calls
-        self._spare = spare_workers
-        self._lock = threading.Lock()
-
-    def take(self, calls: int) -> bool:
-        with self._lock:
-            if self._left < calls:
-                return False
-            self._left -= calls
-            return True
-
-    def borrow_worker(self) -> bool:
-        with self._lock:
-            if self._spare < 1:
-                return False
-            self._spare -= 1
-            return True
-
-    def return_worker(self) -> None:
-        with self._lock:
-            self._spare += 1
+def _parse_single_answer(value: Any) -> list[Contact] | None:
+    return parse_contacts(value, single=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +154,9 @@ class VitecClient:
     def fetch_contacts(self, customer_id: str, ids: Iterable[str]) -> LookupResult:
         """Any number of contacts: de-duplicated, in batches of 20 fetched concurrently.
 
+        Ids are matched without regard to letter case (ids differing only in case are asked
+        once): the contacts keep Vitec's spelling of their ids, `not_found` names ids as asked.
+
         Never raises for a failed batch: the result keeps what worked, names what was not found
         and carries each failed batch with its error. A batch Vitec refuses with a 400 is split
         until the refused ids are found (_batch_outcome): only they are named as failed.
@@ -185,7 +166,7 @@ class VitecClient:
         invalid = tuple(contact_id for contact_id in requested if not is_valid_id(contact_id))
         batches = batched(valid)
         spare = self.max_concurrency - min(self.max_concurrency, max(1, len(batches)))
-        budget = _SplitBudget(SPLIT_CALLS_PER_LOOKUP, spare_workers=spare)
+        budget = SplitBudget(SPLIT_CALLS_PER_LOOKUP, spare_workers=spare)
         if len(batches) <= 1:
             outcomes = [self._batch_outcome(customer_id, batch, budget) for batch in batches]
         else:
@@ -203,30 +184,15 @@ class VitecClient:
                         batches,
                     )
                 )
-        found: dict[str, Contact] = {}
-        failed: list[FailedBatch] = []
-        calls = 0
-        for batch, (contacts, batch_failed, batch_calls) in zip(batches, outcomes, strict=True):
-            calls += batch_calls
-            failed += batch_failed
-            wanted = set(batch)
-            for contact in contacts:
-                if contact.id in wanted:  # never show what was not asked for
-                    found.setdefault(contact.id, contact)
-        failed_ids = {contact_id for batch in failed for contact_id in batch.ids}
-        return LookupResult(
-            requested=tuple(requested),
-            contacts=tuple(found[i] for i in requested if i in found),
-            not_found=tuple(i for i in valid if i not in found and i not in failed_ids),
-            failed=tuple(failed),
-            invalid=invalid,
-            calls=calls,
-        )
+        return merge_outcomes(requested, invalid, batches, outcomes)
 
     def fetch_contact_batch(
         self, customer_id: str, ids: Sequence[str], *, contact_type: ContactType | None = None
     ) -> list[Contact]:
-        """One call of at most 20 ids; raises a VitecError when it fails."""
+        """One call of at most 20 ids; raises a VitecError when it fails.
+
+        A call for one id reads both of Vitec's shapes (one object, or a list), and a 404 for it
+        means "no such contact" (an empty list), not a failure (see _fetch_batch)."""
         contacts, _ = self._fetch_batch(customer_id, ids, contact_type=contact_type)
         return contacts
 
@@ -251,7 +217,7 @@ class VitecClient:
     # --- internals -------------------------------------------------------------------------------
 
     def _batch_outcome(
-        self, customer_id: str, batch: Sequence[str], budget: _SplitBudget
+        self, customer_id: str, batch: Sequence[str], budget: SplitBudget
     ) -> tuple[list[Contact], list[FailedBatch], int]:
         """The contacts of one batch, its failed parts and the HTTP attempts made.
 
@@ -299,7 +265,18 @@ class VitecClient:
         path = f"CRM/Contact/{encode_path_segment(customer_id)}/"
         if contact_type is not None:
             path += f"{ContactType(contact_type).value}/"
-        return self._get(path + encode_ids(ids), customer_id=customer_id, parse=parse_contacts)
+        if len(ids) > 1:
+            return self._get(path + encode_ids(ids), customer_id=customer_id, parse=parse_contacts)
+        # One id: Vitec documents `CRM/Contact/{customerId}/{contactId}` as a route of its own,
+        # on the same URL template, that answers the contact itself (one object) and 404 when
+        # there is none. Which route a segment without a comma takes is not documented: read
+        # both shapes, and take a 404 as "not found" (a 4xx never counts for the breaker).
+        try:
+            return self._get(
+                path + encode_ids(ids), customer_id=customer_id, parse=_parse_single_answer
+            )
+        except NotFoundError as error:
+            return [], error.attempts
 
     def _get[T](
         self, path: str, *, customer_id: str, parse: Callable[[Any], T | None]

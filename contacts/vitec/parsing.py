@@ -300,8 +300,16 @@ _BUILDERS: dict[ContactType | None, Callable[[dict[str, Any], dict[str, Any]], C
 }
 
 
-def parse_contacts(value: Any) -> list[Contact] | None:
-    """The contact list of an answer, or None when the answer is not a list at all."""
+def parse_contacts(value: Any, *, single: bool = False) -> list[Contact] | None:
+    """The contact list of an answer, or None when the answer is not a list at all.
+
+    With `single` (a call for one id) the answer may also be the contact itself, one object:
+    Vitec documents `CRM/Contact/{customerId}/{contactId}` as a route of its own that answers
+    one object, on the same URL template as the list. An object without an id is no contact.
+    """
+    if single and isinstance(value, Mapping):
+        contact = parse_contact(value)
+        return None if contact is None else [contact]
     if not isinstance(value, list):
         return None
     return [c for c in (parse_contact(item) for item in value) if c is not None]

@@ -173,8 +173,9 @@ def test_which_faults_open_the_breaker_of_a_client(make_client, sandbox, fault, 
     sandbox.configure(fault=fault, retry_after=0, slow_body_seconds=0.4)
     breaker = CircuitBreaker(threshold=1, cooldown=60)
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0), timeout=0.2)
+    ids = ["M1001-00001", "M1001-00002"]  # a 404 for one id is "not found", no failed call
     with pytest.raises(VitecError) as first:
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", ids)
     assert not isinstance(first.value, CircuitOpenError)
     deadline = time.monotonic() + 5  # a "hang" goes on after the client gave up: wait for it
     while sandbox.stats.in_flight and time.monotonic() < deadline:
@@ -182,11 +183,11 @@ def test_which_faults_open_the_breaker_of_a_client(make_client, sandbox, fault, 
     sandbox.stats.reset()
     if counts:
         with pytest.raises(CircuitOpenError):
-            client.fetch_contact_batch("M1001", ["M1001-00001"])
+            client.fetch_contact_batch("M1001", ids)
         assert sandbox.stats.requests == []
     else:
         with pytest.raises(type(first.value)):
-            client.fetch_contact_batch("M1001", ["M1001-00001"])
+            client.fetch_contact_batch("M1001", ids)
         assert len(sandbox.stats.requests) == 1
 
 
@@ -282,7 +283,7 @@ def test_4xx_answers_never_count_however_many(make_client, sandbox):
     for fault in ("400", "404", "429", "400", "404", "429"):
         sandbox.configure(fault=fault, retry_after=31)  # 429 over the cap: not retried
         with pytest.raises(VitecError) as refused:
-            client.fetch_contact_batch("M1001", ["M1001-00001"])
+            client.fetch_contact_batch("M1001", ["M1001-00001", "M1001-00002"])
         assert refused.value.status is not None and 400 <= refused.value.status < 500
     assert not breaker.is_open(client.breaker_key("M1001"))
     sandbox.configure(fault=None)

@@ -285,9 +285,10 @@ def test_a_customer_outside_the_account_is_a_permission_error(make_client):
     ],
 )
 def test_each_fault_becomes_its_error(make_client, sandbox, fault, error_type, attempts):
+    # Two ids: a 404 for one id is "not found" (test_a_404_for_one_id_is_not_found).
     sandbox.configure(fault=fault, retry_after=0)
     with pytest.raises(error_type) as caught:
-        make_client().fetch_contact_batch("M1001", ["M1001-00001"])
+        make_client().fetch_contact_batch("M1001", ["M1001-00001", "M1001-00002"])
     assert caught.value.attempts == attempts
     assert len(contact_calls(sandbox)) == attempts
 

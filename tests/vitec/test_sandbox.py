@@ -276,8 +276,12 @@ def test_invalid_id_lists_are_400(get, segment, message):
 
 @pytest.mark.parametrize("length", [1, 40])
 def test_ids_up_to_40_characters_are_accepted(get, length):
-    response = get(f"/CRM/Contact/M1001/{'x' * length}")
+    response = get(f"/CRM/Contact/M1001/{'x' * length},{'y' * length}")
     assert response.status_code == 200 and response.json() == []
+    # One unknown id on the one-contact route: not found (and no 400 for its length).
+    response = get(f"/CRM/Contact/M1001/{'x' * length}")
+    assert response.status_code == 404
+    assert response.json() == {"message": f"Kontakten '{'x' * length}' hittades inte."}
 
 
 def test_twenty_ids_are_answered(get):
@@ -294,9 +298,19 @@ def test_twenty_ids_are_answered(get):
         (["NOPE", *ids(5), "M1002-00001", *ids(2401)], ids(5)),
         (ids(7, 7, 4, 7, 4), ids(7, 4)),
         (["nope", "NOPE"], []),
-        (["m1001-00001"], []),  # ids are case-sensitive
+        # Ids in any letter case, as Vitec matches them; the answer keeps the contact's spelling.
+        (["m1001-00001", "x"], ["M1001-00001"]),
+        (["m1001-00002", "M1001-00002", "M1001-00001"], ["M1001-00002", "M1001-00001"]),
     ],
-    ids=["order", "first-last", "unknown-left-out", "duplicates-once", "none-found", "case"],
+    ids=[
+        "order",
+        "first-last",
+        "unknown-left-out",
+        "duplicates-once",
+        "none-found",
+        "case",
+        "case-duplicates-once",
+    ],
 )
 def test_contacts_come_back_in_the_order_asked(get, asked, answered):
     response = get(f"/CRM/Contact/M1001/{','.join(asked)}")
@@ -326,7 +340,7 @@ def test_a_raw_utf8_id_is_read_too(server):
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
-    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.startswith(b"HTTP/1.1 404")  # read, and not found
     (call,) = contact_calls(server)
     assert call.contact_ids == ("Åsa",) and call.raw_path == "/CRM/Contact/M1001/%C3%85sa"
 
@@ -335,7 +349,9 @@ def test_json_answer(get):
     response = get("/CRM/Contact/M1001/M1001-00001")
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     assert int(response.headers["Content-Length"]) == len(response.content)
-    assert response.json()[0]["id"] == "M1001-00001"
+    assert response.json()["id"] == "M1001-00001"  # one id, no comma: the object itself
+    listed = get("/CRM/Contact/M1001/M1001-00001,M1001-00002")
+    assert [c["id"] for c in listed.json()] == ["M1001-00001", "M1001-00002"]
 
 
 @pytest.mark.parametrize(
@@ -470,6 +486,63 @@ def test_xml_for_one_type(get):
 def test_errors_stay_json_when_xml_is_asked(get):
     response = get("/CRM/Contact/M1001/,", headers={"Accept": "application/xml"})
     assert response.status_code == 400 and response.json()["message"]
+
+
+# --- one id: Vitec's one-contact route ----------------------------------------------------------
+
+
+def test_one_id_answers_the_contact_itself(get, m1001):
+    response = get("/CRM/Contact/M1001/M1001-00002")
+    assert response.status_code == 200
+    assert response.json() == m1001.by_id["M1001-00002"]
+
+
+def test_one_id_answers_the_xml_object_itself(get):
+    listed = get("/CRM/Contact/M1001/M1001-00001,M1001-00001").json()
+    response = get("/CRM/Contact/M1001/M1001-00001", headers={"Accept": "application/xml"})
+    assert response.headers["Content-Type"] == "application/xml; charset=utf-8"
+    root = SafeET.fromstring(response.content)
+    assert root.tag == f"{CRM}CrmContact"
+    assert root.get(f"{XSI}type") == f"Crm{listed[0]['type']}Contact"
+    assert root.findtext(f"{CRM}Id") == "M1001-00001"
+    assert root.findtext(f"{CRM}Type") == listed[0]["type"]
+
+
+def test_an_unknown_single_id_is_404(get):
+    for accept in ("application/json", "application/xml"):
+        response = get("/CRM/Contact/M1001/M1001-99999", headers={"Accept": accept})
+        assert response.status_code == 404
+        assert response.json() == {"message": "Kontakten 'M1001-99999' hittades inte."}
+
+
+def test_single_as_list_answers_one_id_with_a_list(server, get):
+    server.configure(single_as_list=True)
+    assert [c["id"] for c in get("/CRM/Contact/M1001/M1001-00001").json()] == ["M1001-00001"]
+    unknown = get("/CRM/Contact/M1001/M1001-99999")
+    assert unknown.status_code == 200 and unknown.json() == []
+    xml = get("/CRM/Contact/M1001/M1001-00001", headers={"Accept": "text/xml"})
+    assert SafeET.fromstring(xml.content).tag == f"{CRM}ArrayOfCrmContact"
+
+
+def test_single_as_list_is_set_over_the_control_api(server, get):
+    url = f"{server.base_url}/_sandbox/config"
+    assert requests.get(url, timeout=TIMEOUT).json()["single_as_list"] is False
+    response = requests.put(url, json={"single_as_list": True}, timeout=TIMEOUT)
+    assert response.status_code == 200 and response.json()["single_as_list"] is True
+    assert isinstance(get("/CRM/Contact/M1001/M1001-00001").json(), list)
+    refused = requests.put(url, json={"single_as_list": "yes"}, timeout=TIMEOUT)
+    assert refused.status_code == 400 and "single_as_list" in refused.json()["message"]
+    assert server.config.single_as_list is True
+
+
+def test_one_type_endpoints_answer_one_id_with_a_list(get):
+    response = get("/CRM/Contact/M1001/Person/M1001-00001")
+    assert isinstance(response.json(), list)
+
+
+def test_one_id_in_another_letter_case_is_found(get):
+    response = get("/CRM/Contact/M1001/m1001-00001")
+    assert response.status_code == 200 and response.json()["id"] == "M1001-00001"
 
 
 # --- the generated data ---------------------------------------------------------------------------
@@ -899,7 +972,7 @@ def test_fail_rate_is_deterministic_per_seed(server, get):
     def pattern() -> list[int]:
         # Re-seeds the fault randomness (and makes a small data set, quick to generate).
         server.configure(seed=3, fail_rate=0.5, contacts_per_customer=20)
-        return [get("/CRM/Contact/M1001/x").status_code for _ in range(12)]
+        return [get("/CRM/Contact/M1001/x,y").status_code for _ in range(12)]
 
     first = pattern()
     assert first == pattern() and {500, 200} == set(first)
@@ -1088,7 +1161,7 @@ def test_the_command_serves_until_stopped(tmp_path, with_accounts_file):
         accounts.write_text(
             json.dumps([{"username": "alice", "password": "pa55-word", "customers": ["M2001"]}])
         )
-        args += ["--accounts", str(accounts)]
+        args += ["--accounts", str(accounts), "--single-as-list"]
         auth = ("alice", "pa55-word")
     process = _run_command(*args)
     try:
@@ -1105,7 +1178,9 @@ def test_the_command_serves_until_stopped(tmp_path, with_accounts_file):
         customer = "M2001" if with_accounts_file else "M1001"
         url = f"http://127.0.0.1:{port}/CRM/Contact/{customer}/{customer}-00001"
         response = requests.get(url, auth=auth, timeout=TIMEOUT)
-        assert response.status_code == 200 and response.json()[0]["id"] == f"{customer}-00001"
+        # One id: the contact itself, or (--single-as-list) a list of one.
+        answer = response.json()[0] if with_accounts_file else response.json()
+        assert response.status_code == 200 and answer["id"] == f"{customer}-00001"
         if with_accounts_file:
             assert requests.get(url, auth=AUTH, timeout=TIMEOUT).status_code == 401
     finally:

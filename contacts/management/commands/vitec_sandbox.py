@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 ACCOUNTS_ENV = "VITEC_SANDBOX_ACCOUNTS"
 # Config field names in validation messages -> the command-line option that sets them.
 _OPTION_NAMES = re.compile(
-    r"\b(contacts_per_customer|latency_ms|fail_rate|fault_count|retry_after|fault|seed)\b"
+    r"\b(contacts_per_customer|latency_ms|fail_rate|fault_count|retry_after|fault|seed"
+    r"|single_as_list)\b"
 )
 
 
@@ -77,6 +78,7 @@ def _config(options: dict[str, Any], accounts: tuple[Account, ...]) -> SandboxCo
             fault=options["fault"],
             fault_count=options["fault_count"],
             retry_after=options["retry_after"],
+            single_as_list=options["single_as_list"],
         )
     except ValueError as exc:
         message = _OPTION_NAMES.sub(lambda m: "--" + m[0].replace("_", "-"), str(exc))
@@ -108,6 +110,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--contacts-per-customer", type=int, default=2400, help="contacts per customer id"
+        )
+        parser.add_argument(
+            "--single-as-list",
+            action="store_true",
+            help="answer a one-id path (no comma) with a list, not the contact object itself",
         )
         parser.add_argument(
             "--accounts",
@@ -167,6 +174,8 @@ class Command(BaseCommand):
         )
         if config.fault:
             self.stdout.write(f"Fault switched on: {config.fault}")
+        if config.single_as_list:
+            self.stdout.write("One-id paths answer a list (--single-as-list)")
         self.stdout.flush()
 
     def _serve(self, server: SandboxServer) -> None:

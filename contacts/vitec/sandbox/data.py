@@ -175,6 +175,8 @@ class CustomerData:
     seed: int
     contacts: tuple[dict[str, Any], ...]
     by_id: Mapping[str, dict[str, Any]]
+    # By id casefolded: Vitec matches the ids asked for without regard to letter case.
+    by_folded_id: Mapping[str, dict[str, Any]]
     person_categories: tuple[dict[str, Any], ...]
     company_categories: tuple[dict[str, Any], ...]
     agent_ids: tuple[str, ...]
@@ -578,6 +580,7 @@ class _Generator:
             seed=self.seed,
             contacts=tuple(contacts),
             by_id=MappingProxyType({c["id"]: c for c in contacts}),
+            by_folded_id=MappingProxyType({c["id"].casefold(): c for c in contacts}),
             person_categories=self.person_categories,
             company_categories=self.company_categories,
             agent_ids=self.agent_ids,

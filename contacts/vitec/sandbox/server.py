@@ -14,6 +14,13 @@ Choices where Vitec documents nothing:
 - In the `?contactIds=` query form the value is decoded first and then split on commas (as ASP.NET
   binds a string), so there an encoded comma separates ids too; the path form keeps `%2C` inside.
 - "hang" answers nothing: after `slow_body_seconds` (or at stop()) the connection is closed.
+- A contacts path whose ids segment has no comma (`CRM/Contact/{customerId}/{contactId}`) takes
+  Vitec's documented one-contact route: the answer is the contact itself, one object (in XML a
+  `CrmContact` root), and 404 when there is none. Which route Vitec really picks is not
+  documented, so `single_as_list` makes the sandbox answer such a path with a list instead. The
+  single-type endpoints (`.../Person/{ids}`) always answer lists.
+- Ids are matched without regard to letter case, as Vitec does; an answer carries each contact's
+  own spelling of its id.
 - Every faulted answer carries an `X-Sandbox-Fault` header naming the fault.
 """
 
@@ -41,7 +48,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, unquote_plus
 
 from contacts.vitec.sandbox.data import STOCKHOLM, CustomerData, customer_data
-from contacts.vitec.sandbox.xml import contacts_to_xml
+from contacts.vitec.sandbox.xml import contact_to_xml, contacts_to_xml
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -78,6 +85,7 @@ RUNTIME_FIELDS = (
     "fault_count",
     "retry_after",
     "slow_body_seconds",
+    "single_as_list",
 )
 
 MAX_IDS_PER_CALL = 20
@@ -201,6 +209,10 @@ def _validated(name: str, value: Any) -> Any:
         if not _is_int(value) or not 0 <= value <= 86_400:
             raise ValueError("retry_after must be an integer number of seconds between 0 and 86400")
         return value
+    if name == "single_as_list":
+        if not isinstance(value, bool):
+            raise ValueError("single_as_list must be true or false")
+        return value
     if name == "slow_body_seconds":
         if not _is_number(value) or not 0 <= value <= 3600:
             raise ValueError("slow_body_seconds must be a number of seconds between 0 and 3600")
@@ -219,6 +231,8 @@ class SandboxConfig:
     fault_count: int | None = None  # None = always; N = only the next N requests, then off
     retry_after: int = 2  # seconds sent in Retry-After with the 429/503 faults
     slow_body_seconds: float = 5.0  # how long "slow" trickles the body (and "hang" waits)
+    # A one-id path (no comma) answers a list, as the list route does, instead of the object.
+    single_as_list: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -368,6 +382,7 @@ class _Call:
     customer_id: str | None = None
     contact_ids: tuple[str, ...] = ()
     contact_type: str | None = None  # the single-type endpoints
+    single: bool = False  # the one-contact route: one id, no comma in its path segment
     query: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -471,11 +486,15 @@ class SandboxServer:
         return self._stopping.wait(seconds)
 
     def _take_fault(self, contact_ids: tuple[str, ...]) -> str | None:
-        """The fault for this request: a magic id, else the configured fault, else fail_rate."""
+        """The fault for this request: a magic id, else the configured fault, else fail_rate.
+
+        A magic id is `fault-<fault>` in any letter case, optionally with a `.<tag>` after it
+        (`fault-500.b`): ids that differ only in case are one id, so a tag tells two apart."""
         for contact_id in contact_ids:
             lowered = contact_id.lower()
-            if lowered.startswith(MAGIC_FAULT_PREFIX) and lowered[6:] in FAULTS:
-                return lowered[6:]
+            name = lowered[len(MAGIC_FAULT_PREFIX) :].partition(".")[0]
+            if lowered.startswith(MAGIC_FAULT_PREFIX) and name in FAULTS:
+                return name
         with self._lock:
             config = self.config
             if config.fault is not None:
@@ -872,6 +891,7 @@ def _route(raw_path: str, call: _Call) -> bool:
     if len(rest) == 1:
         call.endpoint = "contacts"
         call.contact_ids = _split_ids(rest[0])
+        call.single = "," not in rest[0]
         return True
     return False
 
@@ -902,7 +922,7 @@ def _answer(call: _Call, config: SandboxConfig, accept: str) -> _Answer:
         raise ValueError("no customer id")
     data = customer_data(call.customer_id, seed=config.seed, count=config.contacts_per_customer)
     if call.endpoint == "contacts":
-        return _contacts_answer(call, data, accept)
+        return _contacts_answer(call, data, accept, single_as_list=config.single_as_list)
     if call.endpoint == "contact-ids":
         return _contact_ids_answer(call, data)
     if call.endpoint == "search":
@@ -940,7 +960,9 @@ def _xml_type(accept: str) -> str | None:
     return None
 
 
-def _contacts_answer(call: _Call, data: CustomerData, accept: str) -> _Answer:
+def _contacts_answer(
+    call: _Call, data: CustomerData, accept: str, *, single_as_list: bool = False
+) -> _Answer:
     ids = call.contact_ids
     if not ids:
         return _invalid("contactIds", "Kontaktidn krävs")
@@ -953,16 +975,23 @@ def _contacts_answer(call: _Call, data: CustomerData, accept: str) -> _Answer:
         errors.append(f"Kontaktid måste vara mellan 0 och {MAX_ID_LENGTH} tecken")
     if errors:
         return _invalid("contactIds", *errors)
-    found = []
-    for contact_id in dict.fromkeys(ids):  # duplicates answered once, order as asked
-        contact = data.by_id.get(contact_id)
+    found: dict[str, dict[str, Any]] = {}  # duplicates (in any case) answered once, as asked
+    for contact_id in ids:
+        contact = data.by_folded_id.get(contact_id.casefold())
         if contact is not None and call.contact_type in (None, contact["type"]):
-            found.append(contact)
+            found.setdefault(contact["id"], contact)
     xml_type = _xml_type(accept)
+    if call.single and not single_as_list:
+        if not found:
+            return _message(404, f"Kontakten '{ids[0]}' hittades inte.")
+        (contact,) = found.values()
+        if xml_type:
+            return _Answer(200, contact_to_xml(contact), f"{xml_type}; charset=utf-8")
+        return _json(200, contact)
     if xml_type:
-        body = contacts_to_xml(found, contact_type=call.contact_type)
+        body = contacts_to_xml(found.values(), contact_type=call.contact_type)
         return _Answer(200, body, f"{xml_type}; charset=utf-8")
-    return _json(200, found)
+    return _json(200, list(found.values()))
 
 
 _DATE_FILTERS = {

@@ -22,6 +22,7 @@ __all__ = [
     "CRM_NAMESPACE",
     "MODELS_NAMESPACE",
     "XSI_NAMESPACE",
+    "contact_to_xml",
     "contacts_to_xml",
     "element_name",
 ]
@@ -89,11 +90,28 @@ def contacts_to_xml(
         if contract == "CrmContact" and derived:
             attributes["i:type"] = derived
         element = ET.SubElement(root, contract, attributes)
-        base = sorted((k for k in contact if k in _BASE_MEMBERS), key=element_name)
-        own = sorted((k for k in contact if k not in _BASE_MEMBERS), key=element_name)
-        for key in (*base, *own):
-            _append(element, key, contact[key], prefix="")
+        _members(element, contact)
     return ET.tostring(root, encoding="unicode").encode("utf-8")
+
+
+def contact_to_xml(contact: Mapping[str, Any]) -> bytes:
+    """Serialise one contact as the answer of the one-id route (`CRM/Contact/{c}/{id}`): the
+    object itself as the root, a `CrmContact` carrying its derived contract in `i:type`, as
+    DataContractSerializer writes an object of a derived type declared as its base."""
+    attributes = {"xmlns:i": XSI_NAMESPACE, "xmlns": CRM_NAMESPACE}
+    derived = CONTRACT_NAMES.get(contact.get("type", ""))
+    if derived:
+        attributes["i:type"] = derived
+    root = ET.Element("CrmContact", attributes)
+    _members(root, contact)
+    return ET.tostring(root, encoding="unicode").encode("utf-8")
+
+
+def _members(element: ET.Element, contact: Mapping[str, Any]) -> None:
+    base = sorted((k for k in contact if k in _BASE_MEMBERS), key=element_name)
+    own = sorted((k for k in contact if k not in _BASE_MEMBERS), key=element_name)
+    for key in (*base, *own):
+        _append(element, key, contact[key], prefix="")
 
 
 def _append(parent: ET.Element, key: str, value: Any, *, prefix: str) -> None:
