@@ -323,7 +323,7 @@ OVERRIDES = {
             },
         ),
         (
-            "DEBUG: plain HTTP on 127.0.0.1 still works",
+            "with DEBUG, plain HTTP on 127.0.0.1 still works",
             {"DEBUG": "1"},
             {
                 "SESSION_COOKIE_SECURE": False,

@@ -54,10 +54,7 @@ def phone_parsed(number: str) -> phonenumbers.PhoneNumber | None:
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 
-def phone_display(number: str) -> str:
-    """`070-111 22 33` for a Swedish number, `+47 22 33 44 55` for a foreign one; a number
-    phonenumbers cannot read stays as Vitec sent it (its leading zero with it)."""
-    parsed = phone_parsed(number)
+def _shown(parsed: phonenumbers.PhoneNumber | None, number: str) -> str:
     if parsed is None:
         return number.strip()
     swedish = phonenumbers.region_code_for_number(parsed) == _SE
@@ -65,32 +62,37 @@ def phone_display(number: str) -> str:
     return phonenumbers.format_number(parsed, style)
 
 
-def phone_e164(number: str | None) -> str:
-    """`+46701112233`, or "" when the number cannot be read."""
-    parsed = phone_parsed(number) if number else None
+def _e164(parsed: phonenumbers.PhoneNumber | None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if parsed else ""
 
 
-def _tel_href(number: str) -> str:
-    e164 = phone_e164(number)
-    if e164:
-        return "tel:" + e164
-    return (
-        "tel:" + ("+" if number.strip().startswith("+") else "") + "".join(_DIGITS.findall(number))
+def phone_display(number: str) -> str:
+    """`070-111 22 33` for a Swedish number, `+47 22 33 44 55` for a foreign one; a number
+    phonenumbers cannot read stays as Vitec sent it (its leading zero with it)."""
+    return _shown(phone_parsed(number), number)
+
+
+def phone_e164(number: str | None) -> str:
+    """`+46701112233`, or "" when the number cannot be read."""
+    return _e164(phone_parsed(number) if number else None)
+
+
+def _phone(kind: str, number: str) -> Phone:
+    """One phone of a contact, its number read once for the screen, the link and E.164."""
+    parsed = phone_parsed(number)
+    e164 = _e164(parsed)
+    plus = "+" if number.strip().startswith("+") else ""
+    return Phone(
+        label=str(PHONE_LABELS.get(kind, kind)),
+        number=_shown(parsed, number),
+        href="tel:" + (e164 or plus + "".join(_DIGITS.findall(number))),
+        e164=e164,
     )
 
 
 def contact_phones(contact: Contact) -> list[Phone]:
     numbers = getattr(getattr(contact, "telephone", None), "numbers", [])
-    return [
-        Phone(
-            label=str(PHONE_LABELS.get(kind, kind)),
-            number=phone_display(number),
-            href=_tel_href(number),
-            e164=phone_e164(number),
-        )
-        for kind, number in numbers
-    ]
+    return [_phone(kind, number) for kind, number in numbers]
 
 
 def primary_phone_display(contact: Contact) -> str | None:
