@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from contacts.models import VitecCredential
     from contacts.vitec.sandbox import SandboxConfig, SandboxServer
+    from contacts.vitec.sandbox.data import customer_data
 
     settings.ALLOWED_HOSTS = ["testserver"]
     call_command("migrate", verbosity=0)
@@ -44,20 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     credential.set_password("demo")
     credential.save()
 
-    ids = ",".join(f"M1001-{n:05d}" for n in range(1, args.ids + 1))
+    config = SandboxConfig(latency_ms=args.latency_ms)
+    contacts = customer_data("M1001", seed=config.seed, count=config.contacts_per_customer).contacts
+    ids = ",".join(contact["id"] for contact in contacts[: args.ids])
+    missing = "ADR" + "0" * 32  # well-formed, not in the sandbox
     url = f"/contacts/?credential={credential.pk}&ids={ids}"
     cold, warm, warm_calls = [], [], []
-    with SandboxServer(SandboxConfig(latency_ms=args.latency_ms)).start() as sandbox:
+    with SandboxServer(config).start() as sandbox:
         settings.VITEC_BASE_URL = sandbox.base_url
         client = Client()
         client.force_login(user)
-        client.get(f"/contacts/?credential={credential.pk}&ids=M1001-99999")  # warm-up
+        client.get(f"/contacts/?credential={credential.pk}&ids={missing}")  # warm-up
         for _ in range(args.repeat):
             cache.clear()
             started = time.perf_counter()
             response = client.get(url)
             cold.append(time.perf_counter() - started)
-            if response.status_code != 200 or b"M1001-00001" not in response.content:
+            if response.status_code != 200 or contacts[0]["id"].encode() not in response.content:
                 raise SystemExit(f"Unexpected answer: {response.status_code}")
             sandbox.stats.reset()
             started = time.perf_counter()

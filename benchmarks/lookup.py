@@ -29,9 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from contacts.vitec.client import VitecClient, batched
     from contacts.vitec.sandbox import SandboxConfig, SandboxServer
+    from contacts.vitec.sandbox.data import customer_data
 
-    ids = [f"M1001-{n:05d}" for n in range(1, args.ids + 1)]
-    with SandboxServer(SandboxConfig(latency_ms=args.latency_ms)).start() as sandbox:
+    config = SandboxConfig(latency_ms=args.latency_ms)
+    contacts = customer_data("M1001", seed=config.seed, count=config.contacts_per_customer).contacts
+    ids = [contact["id"] for contact in contacts[: args.ids]]
+    with SandboxServer(config).start() as sandbox:
         client = VitecClient(
             base_url=sandbox.base_url,
             username="demo",

@@ -325,8 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             "/dev/null",
         ]
 
-    ids_200 = [f"M1001-{n:05d}" for n in range(1, 201)]
-    ids_1000 = [f"M1001-{n:05d}" for n in range(1, 1001)]
+    from contacts.vitec.sandbox.data import customer_data
+
+    # The sandbox's default data set (seed 1, 2,400 contacts per customer).
+    all_ids = [contact["id"] for contact in customer_data("M1001").contacts]
+    ids_200 = all_ids[:200]
+    ids_1000 = all_ids[:1000]
     ids_100 = ids_1000[:100]
     report: dict[str, object] = {}
     sandbox_cmd = [
@@ -341,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     with process(sandbox_cmd, env, workdir / "sandbox.log"):
         wait_for(f"{sandbox}/_sandbox/health")
-        requests.get(f"{sandbox}/CRM/Contact/M1001/M1001-00001", auth=("demo", "demo"), timeout=30)
+        requests.get(f"{sandbox}/CRM/Contact/M1001/{all_ids[0]}", auth=("demo", "demo"), timeout=30)
 
         # 1 and 3: several workers, as in production.
         workers = 2 * (os.cpu_count() or 1) + 1

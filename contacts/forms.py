@@ -18,6 +18,8 @@ from django.utils.translation import ngettext
 
 from .audit import control_strip
 from .services import MAX_LOOKUP_IDS, SORT_COLUMNS, ContactQuery, ids_parse
+from .services.register import PAGE_SIZES, RegisterQuery, changed_since_parse
+from .services.register import SORTS as REGISTER_SORTS
 from .vitec.models import ContactType
 
 MAX_TEXT_FILTER = 100
@@ -189,3 +191,52 @@ def ids_reference(ids: tuple[str, ...], session: MutableMapping[str, Any]) -> di
         lists.pop(next(iter(lists)))
     session[SESSION_LISTS] = lists
     return {"list": key}
+
+
+_CHOICES = {
+    "gdpr": frozenset({"informed", "missing"}),
+    "advertising": frozenset({"yes", "no"}),
+    "deceased": frozenset({"yes", "no"}),
+    "lead_score": frozenset(str(n) for n in range(6)),
+}
+
+
+def register_query_from_params(
+    params: Mapping[str, str], session: Mapping[str, Any] | None = None
+) -> tuple[RegisterQuery, list[str]]:
+    """The register's current view from a query string (page and CSV alike). A value that is
+    not one of a filter's choices is dropped; an unreadable date is dropped with a notice."""
+    parsed = query_from_params(params, session)
+    notices = list(parsed.notices)
+    values = {name: _param(params, name, 20) for name in _CHOICES}
+    chosen = {name: value if value in _CHOICES[name] else "" for name, value in values.items()}
+    contact_type = _param(params, "type", 40)
+    if not contact_type.isalpha():
+        contact_type = ""
+    changed_text = _param(params, "changed_since", 20)
+    changed_since = changed_since_parse(changed_text) if changed_text else None
+    if changed_text and changed_since is None:
+        notices.append(str(_("The date “changed since” was not understood; use YYYY-MM-DD.")))
+    sort = _param(params, "sort", 20) or "name"
+    if sort.removeprefix("-") not in REGISTER_SORTS:
+        sort = "name"
+    try:
+        per_page = int(_param(params, "per_page", 4) or 50)
+    except ValueError:
+        per_page = 50
+    if per_page not in PAGE_SIZES:
+        per_page = 50
+    agent = _param(params, "agent", 40)
+    query = RegisterQuery(
+        q=_param(params, "q", MAX_TEXT_FILTER),
+        type=contact_type,
+        category=_param(params, "category", 100),
+        agent=agent if ids_parse(agent).ids == (agent,) else "",
+        changed_since=changed_since,
+        ids=parsed.query.ids,
+        sort=sort,
+        page=parsed.query.page,
+        per_page=per_page,
+        **chosen,
+    )
+    return query, notices

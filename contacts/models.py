@@ -19,6 +19,13 @@ customer_id_validator = RegexValidator(
 class VitecCredential(models.Model):
     """A Vitec Connect API login for one customer (office), held on behalf of one user."""
 
+    class Standing(models.TextChoices):
+        """What Vitec last said of it: the register opens only to an accepted credential."""
+
+        UNTRIED = "untried", _("Not tried yet")
+        ACCEPTED = "accepted", _("Accepted by Vitec")
+        REFUSED = "refused", _("Refused by Vitec")
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -34,6 +41,10 @@ class VitecCredential(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     last_verified_at = models.DateTimeField(_("last verified"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    standing = models.CharField(
+        _("Vitec's answer"), max_length=10, choices=Standing.choices, default=Standing.UNTRIED
+    )
+    standing_at = models.DateTimeField(_("answered"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -72,6 +83,9 @@ class AuditEvent(models.Model):
         CONTACT_VIEW = "contact_view", _("Contact viewed")
         PERSONNUMMER_REVEAL = "personnummer_reveal", _("Personnummer revealed")
         CSV_EXPORT = "csv_export", _("CSV export")
+        REGISTER_VIEW = "register_view", _("Register browsed")
+        REGISTER_EXPORT = "register_export", _("Register export")
+        REGISTER_SYNC = "register_sync", _("Register sync asked for")
         CREDENTIAL_CREATED = "credential_created", _("Credential created")
         CREDENTIAL_CHANGED = "credential_changed", _("Credential changed")
         CREDENTIAL_DELETED = "credential_deleted", _("Credential deleted")
@@ -112,3 +126,140 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+
+
+class RegisterContact(models.Model):
+    """One contact of an office (customer) as last read from Vitec: the office register.
+
+    `data` holds the whole typed contact (contacts/vitec/codec.py) without its personnummer,
+    which is stored only sealed (`personnummer_sealed`, Fernet with a key of its own) beside a
+    keyed blind index (`personnummer_index`, an HMAC) so an exact search still finds it. The
+    other columns are copies of what is searched, filtered and sorted, made by
+    contacts/services/register_store.py.
+    """
+
+    customer_id = models.CharField(_("customer id"), max_length=40)
+    contact_id = models.CharField(_("contact id"), max_length=40)
+    id_key = models.CharField(max_length=40)  # the id casefolded: Vitec ignores letter case
+    contact_type = models.CharField(_("type"), max_length=40)
+    name = models.CharField(_("name"), max_length=200)
+    sort_key = models.CharField(max_length=400)  # Swedish order, persons by surname
+    search_text = models.TextField()  # folded (no case, no accents) words searched by `q`
+    phone_digits = models.TextField(blank=True)  # " 0701234567 081234567 " national digits
+    email = models.CharField(_("e-mail"), max_length=200, blank=True)
+    street = models.CharField(_("street"), max_length=100, blank=True)
+    zip_code = models.CharField(_("postcode"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    gdpr_informed_at = models.DateTimeField(_("GDPR informed"), null=True, blank=True)
+    advertising = models.BooleanField(_("advertising consent"), null=True)
+    lead_score = models.SmallIntegerField(_("lead score"), null=True, blank=True)
+    deceased = models.BooleanField(_("deceased"), default=False)
+    agent_id = models.CharField(_("agent"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("created"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("changed"), null=True, blank=True)
+    data = models.JSONField()
+    personnummer_sealed = models.TextField(blank=True)
+    personnummer_index = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("register contact")
+        verbose_name_plural = _("register contacts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_id", "id_key"], name="register_one_row_per_contact"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["customer_id", "sort_key"], name="register_by_name"),
+            models.Index(fields=["customer_id", "changed_at"], name="register_by_changed"),
+            models.Index(fields=["customer_id", "contact_type"], name="register_by_type"),
+            models.Index(fields=["personnummer_index"], name="register_by_personnummer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.contact_id}"
+
+
+class RegisterCategory(models.Model):
+    """A category a register contact carries (one row each: filtered and counted)."""
+
+    contact = models.ForeignKey(RegisterContact, on_delete=models.CASCADE, related_name="tags")
+    customer_id = models.CharField(max_length=40)
+    category_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer_id", "category_id"], name="register_by_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category_id} {self.name}"
+
+
+class RegisterSync(models.Model):
+    """The sync state of one customer's register: progress, outcome and the lock.
+
+    The lock is a lease (`locked_by`, `locked_until`) taken and renewed with one conditional
+    UPDATE, so two app servers never sync one customer at once and a crashed sync's lease runs
+    out by itself.
+    """
+
+    class Status(models.TextChoices):
+        NEVER = "never", _("Never synced")
+        RUNNING = "running", _("Syncing")
+        DONE = "done", _("Synced")
+        FAILED = "failed", _("Failed")
+
+    customer_id = models.CharField(_("customer id"), max_length=40, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.NEVER
+    )
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The start of the last sync that finished: the next incremental one asks from here on.
+    complete_from = models.DateTimeField(null=True, blank=True)
+    first_completed_at = models.DateTimeField(_("first complete"), null=True, blank=True)
+    last_full_at = models.DateTimeField(_("last full reconcile"), null=True, blank=True)
+    total = models.IntegerField(_("contacts listed"), default=0)
+    fetched = models.IntegerField(_("fetched"), default=0)
+    changed = models.IntegerField(_("changed"), default=0)
+    deleted = models.IntegerField(_("deleted"), default=0)
+    failed_ids = models.JSONField(_("failed ids"), default=list, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    requested_at = models.DateTimeField(_("sync asked for"), null=True, blank=True)
+    refresh_queued = models.BooleanField(default=False)  # a refresh task waits for RegisterRefresh
+    credential_seen_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=100, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("register sync")
+        verbose_name_plural = _("register syncs")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.get_status_display()}"
+
+    @property
+    def ready(self) -> bool:
+        """Whether a full sync has completed once: the register can serve browsing."""
+        return self.first_completed_at is not None
+
+
+class RegisterRefresh(models.Model):
+    """Contact ids a notification asked to re-read, waiting for the refresh task (a burst of the
+    same id is one row)."""
+
+    customer_id = models.CharField(max_length=40)
+    id_key = models.CharField(max_length=40)
+    contact_id = models.CharField(max_length=40)
+    asked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer_id", "id_key"], name="refresh_once_per_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.contact_id}"

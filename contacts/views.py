@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
@@ -30,6 +31,7 @@ from .forms import (
     explicit_yes,
     ids_reference,
     query_from_params,
+    register_query_from_params,
 )
 from .models import VitecCredential
 
@@ -80,6 +82,10 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _lookup_post(request, credential, credentials)
 
+    state = services.register_opening(credential)
+    if state is not None:
+        return _register_page(request, credential, credentials)
+
     parsed = query_from_params(request.GET, request.session)
     context = _page_context(
         credential,
@@ -89,6 +95,14 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         notices=parsed.notices,
         list_params={key: request.GET.get(key, "") for key in LIST_PARAMS},
     )
+    context["register"] = services.register_state(credential.customer_id)
+    if not parsed.query.ids and len(parsed.query.q) >= services.MIN_SEARCH_TERM:
+        # No register yet: Vitec's own search finds the ids, the lookup shows them.
+        found, search_error = services.contacts_search(credential=credential, term=parsed.query.q)
+        if search_error:
+            context["error"] = search_error
+        parsed = replace(parsed, query=replace(parsed.query, ids=found, q=""))
+        context["searched"] = True
     if parsed.query.ids:
         try:
             view = services.contacts_page(
@@ -103,6 +117,62 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
             rows = [services.contact_row(c, view.category_names) for c in page.object_list]
             context.update({"view": view, "page": page, "rows": rows})
     return render(request, "contacts/lookup.html", context)
+
+
+def _register_page(
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    credentials: list[VitecCredential],
+) -> HttpResponse:
+    """The office register: every contact of the customer, searched and filtered at database
+    speed."""
+    query, notices = register_query_from_params(request.GET, request.session)
+    context: dict[str, object] = {
+        "credential": credential,
+        "credentials": credentials,
+        "query": query,
+        "notices": notices,
+        "columns": services.HTML_COLUMNS,
+        "page_sizes": services.REGISTER_PAGE_SIZES,
+        "export_form": ExportForm(),
+        "list_params": {"credential": str(credential.pk), **query.params()},
+    }
+    try:
+        shown = services.register_page(credential=credential, query=query, actor=Actor.of(request))
+    except AuditUnavailable:
+        context["error"] = _not_logged_message()
+        return render(request, "contacts/register.html", context, status=503)
+    live = shown.live.result if shown.live else None
+    names = {c.id: c.name or c.id for contact in shown.contacts for c in contact.categories}
+    context.update(
+        {
+            "shown": shown,
+            "view": shown.view,
+            "page": shown.page,
+            "rows": [services.contact_row(c, names) for c in shown.contacts],
+            "live_rows": [services.contact_row(c, {}) for c in live.contacts] if live else [],
+            "unknown_ids": [
+                i for i in shown.view.unknown_ids if live is None or i in live.not_found
+            ],
+            "live_failed": [i for batch in live.failed for i in batch.ids] if live else [],
+            "sync": shown.view.sync,
+            "facets": [(f, getattr(query, f.param)) for f in shown.view.facets],
+            "sortable_keys": list(services.REGISTER_SORTS),
+        }
+    )
+    return render(request, "contacts/register.html", context)
+
+
+@login_required
+@require_http_methods(["POST"])
+def register_sync(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """ "Sync now": queue a sync of the credential's customer, back to the list."""
+    credential = _credential_or_404(request, request.POST.get("credential") or None)
+    if services.register_sync_ask(credential=credential, actor=Actor.of(request)):
+        messages.success(request, gettext("A sync with Vitec has been asked for."))
+    else:
+        messages.info(request, gettext("A sync with Vitec is already queued or running."))
+    return redirect(_lookup_url({"credential": str(credential.pk)}))
 
 
 def _credential_broken_message() -> str:
@@ -249,6 +319,8 @@ def _contact_page(
             "phones": services.contact_phones(contact) if contact else [],
             "map_url": services.contact_map_url(contact) if contact else "",
             "revealed": shown.revealed,
+            "people": shown.people,
+            "agent": shown.agent,
             "reveal_url": reverse("contacts:reveal", args=[contact_id]) + "?" + reveal_query
             if shown.has_number and not shown.revealed
             else "",
@@ -278,21 +350,34 @@ def export_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
         return _no_credentials(request)
     params = request.POST if request.method == "POST" else request.GET
     credential = _credential_or_404(request, params.get("credential") or None)
+    register = services.register_opening(credential) is not None
     parsed = query_from_params(params, request.session)
-    if not parsed.query.ids:
+    if not register and not parsed.query.ids:
         return redirect(_lookup_url({"credential": str(credential.pk)}))
     options = ExportForm(params)
-    page_url = _lookup_url({key: params.get(key, "") for key in LIST_PARAMS})
+    register_query, _notices = register_query_from_params(params, request.session)
+    if register:
+        page_url = _lookup_url({"credential": str(credential.pk), **register_query.params()})
+    else:
+        page_url = _lookup_url({key: params.get(key, "") for key in LIST_PARAMS})
     if request.method == "GET" and explicit_yes(params.get("include_personnummer")):
         messages.error(request, _EXPORT_REFUSED["get_with_personnummer"]())
         return redirect(page_url)
     try:
-        rows = services.contacts_export(
-            credential=credential,
-            query=parsed.query,
-            include_personnummer=options.personnummer,
-            actor=Actor.of(request),
-        )
+        if register:  # exactly the register's filtered view, every page of it
+            rows = services.register_export(
+                credential=credential,
+                query=register_query,
+                include_personnummer=options.personnummer,
+                actor=Actor.of(request),
+            )
+        else:
+            rows = services.contacts_export(
+                credential=credential,
+                query=parsed.query,
+                include_personnummer=options.personnummer,
+                actor=Actor.of(request),
+            )
     except (CredentialDecryptionError, services.ExportIncomplete, AuditUnavailable) as exc:
         messages.error(request, _EXPORT_REFUSED[type(exc).__name__]())
         return redirect(page_url)

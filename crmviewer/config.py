@@ -35,6 +35,7 @@ def settings_from_env(environ: Mapping[str, str], base_dir: Path) -> dict[str, A
         **_https(env, debug),
         **_static_files(env, debug, base_dir),
         **_vitec(env),
+        **_register_and_tasks(env),
         **_mail(env),
         **_logging(env, debug),
     }
@@ -198,6 +199,42 @@ def _vitec(env: Any) -> dict[str, Any]:
         # 4xx) for one credential, fail fast for a while.
         "VITEC_BREAKER_FAILURES": env.int("VITEC_BREAKER_FAILURES", default=5),
         "VITEC_BREAKER_SECONDS": env.float("VITEC_BREAKER_SECONDS", default=30.0),
+    }
+
+
+# --- The office register and background tasks --------------------------------------------------
+
+TASK_BACKENDS = {
+    # Tasks wait in the database until `python manage.py db_worker` runs them (django-tasks-db).
+    "database": "django_tasks_db.DatabaseBackend",
+    # Tasks run at once, in the process that enqueues them (tests, a single process).
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+}
+
+
+def _register_and_tasks(env: Any) -> dict[str, Any]:
+    backend = env.str("TASKS_BACKEND", default="database")
+    if backend not in TASK_BACKENDS:
+        choices = ", ".join(TASK_BACKENDS)
+        raise ImproperlyConfigured(f"TASKS_BACKEND is {backend!r}; it can be {choices}.")
+    webhook_token = env.str("VITEC_WEBHOOK_TOKEN", default="")
+    if webhook_token and len(webhook_token) < 32:
+        raise ImproperlyConfigured(
+            "VITEC_WEBHOOK_TOKEN must be at least 32 characters: it is all that protects the "
+            'notification URL. Generate one with: python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"'
+        )
+    return {
+        "TASKS": {"default": {"BACKEND": TASK_BACKENDS[backend], "QUEUES": ["default"]}},
+        # Every customer's register is synced again this often, without anybody asking.
+        "REGISTER_SYNC_MINUTES": env.int("REGISTER_SYNC_MINUTES", default=15),
+        # A sync that lists every id (to drop deleted and merged contacts) at least this often;
+        # the ones between ask only for what changed.
+        "REGISTER_RECONCILE_HOURS": env.int("REGISTER_RECONCILE_HOURS", default=6),
+        # A register with no active credential for its customer is deleted after this many days.
+        "REGISTER_RETENTION_DAYS": env.int("REGISTER_RETENTION_DAYS", default=30),
+        # Empty: no notification endpoint at all.
+        "VITEC_WEBHOOK_TOKEN": webhook_token,
     }
 
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-PURPOSES = frozenset({"contacts", "sessions"})
+PURPOSES = frozenset({"contacts", "sessions", "register"})
 
 
 class _Missing:

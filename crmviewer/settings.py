@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks_db",
     "contacts",
 ]
 
@@ -187,6 +188,13 @@ AUDIT_RETENTION_DAYS: int
 # one credential (5), fail fast for a while (30 seconds).
 VITEC_BREAKER_FAILURES: int
 VITEC_BREAKER_SECONDS: float
+
+# The office register and background tasks, each from the variable of its name.
+TASKS: dict[str, Any]  # TASKS_BACKEND: database (db_worker runs them, default) or immediate
+REGISTER_SYNC_MINUTES: int  # every customer is synced again this often; 15
+REGISTER_RECONCILE_HOURS: int  # a sync lists every id at least this often; 6
+REGISTER_RETENTION_DAYS: int  # a register without an active credential is deleted after; 30
+VITEC_WEBHOOK_TOKEN: str  # the secret part of Vitec's notification URL; none: no endpoint
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contacts:lookup"

@@ -6,6 +6,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from contacts.hooks import vitec_notification
 from crmviewer.health import healthz
 
 urlpatterns = [
@@ -15,7 +16,11 @@ urlpatterns = [
     path("accounts/", include("crmviewer.accounts")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("healthz", healthz, name="healthz"),  # for load balancers: no login, no session
+    path("healthz", healthz, name="healthz"),
+    # Vitec's contact notifications (a 404 unless VITEC_WEBHOOK_TOKEN is set).
+    path(
+        "hooks/vitec/<str:token>/", vitec_notification, name="vitec_notification"
+    ),  # for load balancers: no login, no session
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
 ]

@@ -45,12 +45,15 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
         "retry_after": defaults.retry_after,
         "slow_body_seconds": defaults.slow_body_seconds,
         "single_as_list": defaults.single_as_list,
+        "notify_url": None,
     }
     sandbox_server.configure(**calm)
     sandbox_server.stats.reset()
+    sandbox_server.changes_reset()
     yield sandbox_server
     sandbox_server.configure(**calm)
     sandbox_server.stats.reset()
+    sandbox_server.changes_reset()
 
 
 class SleepRecorder:

@@ -23,8 +23,14 @@ from tests.oracle import Record
 
 
 def cid(n: int, customer: str = "M1001") -> str:
-    """The sandbox contact id number n of a customer."""
-    return f"{customer}-{n:05d}"
+    """The sandbox contact id number n (1-based) of a customer: `ADR` + 32 hex digits."""
+    return oracle.contact_id(n, customer)
+
+
+def missing_id(n: int) -> str:
+    """A well-formed contact id (`ADR` + 32 upper-case hex digits) that is not in the sandbox:
+    the generated ids are SHA-256 digests, these are small numbers padded with zeros."""
+    return f"ADR{n:032X}"
 
 
 def ids_range(first: int, last: int, customer: str = "M1001") -> list[str]:

@@ -21,13 +21,27 @@ Record = Mapping[str, Any]
 
 _CONFIG = SandboxConfig()  # the tests' sandbox serves its default data (tests/conftest.py)
 STOCKHOLM = ZoneInfo("Europe/Stockholm")  # the site's time zone: dates and times are shown in it
-TYPE_EN = {"Person": "Person", "Company": "Company", "DeceasedEstate": "Deceased estate"}
+# A type the app does not know (the sandbox's Association) is shown as Vitec names it.
+TYPE_EN = {
+    "Person": "Person",
+    "Company": "Company",
+    "DeceasedEstate": "Deceased estate",
+    "Association": "Association",
+}
+# .NET writes a date that was never set as 0001-01-01 (with or without an offset): no date.
+EMPTY_DATE_PREFIX = "0001-01-01"
 
 
 def records(customer: str = "M1001") -> Mapping[str, Record]:
     """Every contact of a customer, by id, as the sandbox serves it."""
     data = customer_data(customer, seed=_CONFIG.seed, count=_CONFIG.contacts_per_customer)
     return data.by_id
+
+
+def contact_id(n: int, customer: str = "M1001") -> str:
+    """The id of the sandbox's contact number n (1-based) of a customer, read from its record."""
+    data = customer_data(customer, seed=_CONFIG.seed, count=_CONFIG.contacts_per_customer)
+    return data.contacts[n - 1]["id"]
 
 
 def categories_of_customer(customer: str = "M1001") -> list[Record]:
@@ -127,8 +141,10 @@ def emails(contact: Record) -> list[str]:
 
 
 def email(contact: Record) -> str | None:
-    """The first e-mail address: the one of the list and the CSV."""
-    return (contact.get("email") or {}).get("emailAddress") or None
+    """The first e-mail address that is set (emailAddress, else emailAddress2): the one of the
+    list and the CSV."""
+    addresses = emails(contact)
+    return addresses[0] if addresses else None
 
 
 def address(contact: Record) -> Record:
@@ -151,7 +167,9 @@ def category_ids(contact: Record) -> list[str]:
 def moment(contact: Record, field: str) -> datetime | None:
     """A timestamp field (createdAt, changedAt, gdprApprovalDate, ...) as an aware datetime."""
     value = contact.get(field)
-    return datetime.fromisoformat(value) if value else None
+    if not value or value.startswith(EMPTY_DATE_PREFIX):  # never set: no date
+        return None
+    return datetime.fromisoformat(value)
 
 
 def local_date(contact: Record, field: str) -> str:

@@ -88,7 +88,7 @@ def test_pages_work_while_redis_is_down_and_use_it_again_once_it_is_back(
     # Every page still answers, with the contacts fetched live from Vitec.
     vitec.stats.reset()
     assert_shows(client.get(LOOKUP, params), expected)
-    assert sorted(ids_sent(vitec)) == ids
+    assert sorted(ids_sent(vitec)) == sorted(ids)
     assert_shows(client.get(detail, {"credential": credential.pk}), expected[:1])
     health = client.get(HEALTHZ)
     assert health.status_code == 200
@@ -124,7 +124,7 @@ def test_pages_work_while_redis_is_down_and_use_it_again_once_it_is_back(
     time.sleep(BACK_AFTER)
     vitec.stats.reset()
     assert_shows(client.get(LOOKUP, params), expected)
-    assert sorted(ids_sent(vitec)) == ids  # the shared breaker is closed: Vitec is asked
+    assert sorted(ids_sent(vitec)) == sorted(ids)  # the shared breaker is closed: Vitec is asked
     assert len(session_keys(redis_cache)) == 1
     assert len(contact_keys(redis_cache)) == len(ids)
     vitec.stats.reset()

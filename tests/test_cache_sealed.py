@@ -28,6 +28,7 @@ from tests.dashboard_fixtures import (
     ids_range,
     ids_sent,
     make_credential,
+    missing_id,
 )
 from tests.oracle import Record
 from tests.redis_fixtures import log_in
@@ -64,7 +65,7 @@ def test_redis_holds_no_readable_contact_data_nor_session_key(
 ):
     client = logged_in(login_broker)
     ids = ids_range(1, 150)  # more than a URL carries: the list is kept in the session
-    unknown = "M1001-99999"
+    unknown = missing_id(99999)
     response = client.post(LOOKUP, {"credential": credential.pk, "ids": "\n".join([*ids, unknown])})
     assert response.status_code == 302 and "list=" in response.url
     page = client.get(response.url)
@@ -181,7 +182,7 @@ def test_anything_else_under_a_cache_key_is_a_miss_never_a_500(
     text = page.content.decode()
     for contact_id in ids:
         assert escaped(oracle.name(reference[contact_id])) in text
-    assert sorted(ids_sent(vitec)) == ids  # every planted entry was a miss: asked again
+    assert sorted(ids_sent(vitec)) == sorted(ids)  # every planted entry was a miss: asked again
     assert tripped == []
     # ... and Vitec's answers replaced them: the next page comes from the cache.
     vitec.stats.reset()

@@ -30,7 +30,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from crmviewer.logging import REDACTED, RedactSecretsFilter, RequestIdFilter, request_id_var
-from tests.dashboard_fixtures import ids_range, make_credential
+from tests.dashboard_fixtures import cid, ids_range, make_credential
 from tests.production_fixtures import GUNICORN_ENV
 from tests.test_settings import PRODUCTION, ROOT, effective_settings, settings_for
 
@@ -192,13 +192,13 @@ def test_each_request_is_logged_once_with_its_id_and_without_the_query_string(
     client, console_lines
 ):
     response = client.get(
-        LOGIN, {"next": f"{LOOKUP}?ids=M1001-00042"}, headers={"X-Request-ID": "probe-1"}
+        LOGIN, {"next": f"{LOOKUP}?ids={cid(42)}"}, headers={"X-Request-ID": "probe-1"}
     )
     assert response.status_code == 200
     [line] = request_lines(console_lines)
     assert " INFO crmviewer.request [probe-1] GET /accounts/login/ 200 " in line
     assert line.endswith(" ms user=-")
-    assert "?" not in line and "M1001-00042" not in line and "next" not in line
+    assert "?" not in line and cid(42) not in line and "next" not in line
 
 
 @pytest.mark.django_db
@@ -318,7 +318,7 @@ def test_json_log_lines(json_lines):
     token = request_id_var.set("req-42")
     try:
         logger.info("Looked up %d contacts", 3)
-        request = RequestFactory().get("/contacts/?ids=M1001-00042")
+        request = RequestFactory().get(f"/contacts/?ids={cid(42)}")
         logger.warning(
             "Not Found: %s", request.path, extra={"status_code": 404, "request": request}
         )
@@ -342,7 +342,7 @@ def test_json_log_lines(json_lines):
     }
     assert datetime.fromisoformat(first["time"]).utcoffset().total_seconds() == 0
     assert not_found["status_code"] == 404 and not_found["request_id"] == "req-42"
-    assert "request" not in not_found and "M1001-00042" not in lines[1]  # the query string
+    assert "request" not in not_found and cid(42) not in lines[1]  # the query string
     assert failed["level"] == "ERROR" and "RuntimeError" in failed["exc_info"]
     assert outside["request_id"] == "-"
     assert "hemligt" not in stream.getvalue()  # not in the traceback, not in an extra field
@@ -550,7 +550,7 @@ def test_gunicorn_serves_pages_that_link_the_hashed_static_files(gunicorn, http,
 def test_gunicorn_writes_json_log_lines_with_the_request_id(gunicorn, http):
     base_url, output = gunicorn
     response = http.get(
-        f"{base_url}{LOGIN}?next=/contacts/%3Fids%3DM1001-00042",
+        f"{base_url}{LOGIN}?next=/contacts/%3Fids%3D{cid(42)}",
         headers={"X-Request-ID": "gunicorn-probe-1"},
         timeout=10,
     )
@@ -567,4 +567,4 @@ def test_gunicorn_writes_json_log_lines_with_the_request_id(gunicorn, http):
     for record in ours:
         assert record["level"] == "INFO"
         assert "/accounts/login/" in record["message"]
-        assert "M1001-00042" not in record["message"] and "next=" not in record["message"]
+        assert cid(42) not in record["message"] and "next=" not in record["message"]

@@ -585,7 +585,8 @@ def test_redact(text, secret):
 @pytest.mark.parametrize(
     "text",
     [
-        "Vitec GET http://127.0.0.1:8001/CRM/Contact/M1001/M1001-00001 -> 401 in 3 ms",
+        "Vitec GET http://127.0.0.1:8001/CRM/Contact/M1001/ADR3ADC7B7B0A9447CA97FCAB43E36B582C"
+        " -> 401 in 3 ms",
         "Vitec did not accept the stored API user name or password. Ask your administrator.",
     ],
 )

@@ -30,7 +30,14 @@ from contacts.vitec.models import (
 )
 from contacts.vitec.parsing import parse_contact
 from tests import oracle
-from tests.dashboard_fixtures import cid, contact_calls, ids_range, ids_sent, make_credential
+from tests.dashboard_fixtures import (
+    cid,
+    contact_calls,
+    ids_range,
+    ids_sent,
+    make_credential,
+    missing_id,
+)
 from tests.oracle import Record
 
 STOCKHOLM_SUMMER = timezone(timedelta(hours=2))
@@ -522,7 +529,7 @@ def test_only_the_ids_not_cached_are_fetched(credential, vitec):
     services.contacts_lookup(credential=credential, ids=ids_range(1, 10))
     vitec.stats.reset()
     lookup = services.contacts_lookup(credential=credential, ids=ids_range(5, 30))
-    assert sorted(ids_sent(vitec)) == ids_range(11, 30)
+    assert sorted(ids_sent(vitec)) == sorted(ids_range(11, 30))
     assert [c.id for c in lookup.result.contacts] == ids_range(5, 30)
 
 
@@ -577,13 +584,13 @@ def test_two_customers_of_one_user_never_share_cached_contacts(broker, vitec, re
 
 @pytest.mark.django_db
 def test_not_found_ids_are_cached_too(credential, vitec):
-    ids = [cid(1), "M1001-99999", "no-such-contact"]
+    ids = [cid(1), missing_id(99999), "no-such-contact"]
     first = services.contacts_lookup(credential=credential, ids=ids)
-    assert first.result.not_found == ("M1001-99999", "no-such-contact")
+    assert first.result.not_found == (missing_id(99999), "no-such-contact")
     vitec.stats.reset()
     second = services.contacts_lookup(credential=credential, ids=ids)
     assert contact_calls(vitec) == []
-    assert second.result.not_found == ("M1001-99999", "no-such-contact")
+    assert second.result.not_found == (missing_id(99999), "no-such-contact")
     assert [c.id for c in second.result.contacts] == [cid(1)]
 
 
@@ -597,7 +604,7 @@ def test_a_failed_batch_is_not_cached(credential, vitec):
 
     vitec.stats.reset()
     second = services.contacts_lookup(credential=credential, ids=[cid(1), cid(2)])
-    assert sorted(ids_sent(vitec)) == [cid(1), cid(2)]
+    assert sorted(ids_sent(vitec)) == sorted([cid(1), cid(2)])
     assert [c.id for c in second.result.contacts] == [cid(1), cid(2)]
     assert second.result.failed == ()
 
@@ -608,13 +615,13 @@ def test_a_lookup_that_failed_everywhere_succeeds_once_vitec_is_back(credential,
     vitec.configure(fault="503", retry_after=0)
     first = services.contacts_lookup(credential=credential, ids=ids)
     assert first.result.contacts == ()
-    assert sorted(failed_ids(first.result)) == ids
+    assert sorted(failed_ids(first.result)) == sorted(ids)
     assert first.categories is None and isinstance(first.categories_error, ServerError)
 
     vitec.configure(fault=None)
     vitec.stats.reset()
     second = services.contacts_lookup(credential=credential, ids=ids)
-    assert sorted(ids_sent(vitec)) == ids
+    assert sorted(ids_sent(vitec)) == sorted(ids)
     assert "categories" in {r.endpoint for r in vitec.stats.requests}
     assert [c.id for c in second.result.contacts] == ids
     assert second.categories is not None and second.categories_error is None
@@ -711,6 +718,9 @@ def test_gdpr_date_is_the_local_date(sample):
     assert dated
     for record, person in dated:
         local = services.gdpr_date(person)
+        if record["gdprApprovalDate"].startswith("0001-01-01"):  # .NET's "never set"
+            assert local is None
+            continue
         assert isinstance(local, date)
         assert local.isoformat() == oracle.local_date(record, "gdprApprovalDate")
 

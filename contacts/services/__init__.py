@@ -9,9 +9,22 @@
 - access: the list page, a contact's page and exports, each recorded first (no trace, no data)
 - exports: the cells and rows of a file
 - messages: what a broker reads when a Vitec call failed
+- relations: the people around a contact and its broker's name, for the contact's page
+- register (queries), register_store (rows), sync, notifications: the office register, kept
+  in step with Vitec and browsed at database speed
 """
 
-from .access import ContactShown, ExportIncomplete, contact_show, contacts_export, contacts_page
+from .access import (
+    ContactShown,
+    ExportIncomplete,
+    RegisterPage,
+    contact_show,
+    contacts_export,
+    contacts_page,
+    register_export,
+    register_page,
+    register_sync_ask,
+)
 from .credentials import (
     ConnectionTest,
     KeysCannotDecrypt,
@@ -27,11 +40,13 @@ from .exports import contacts_export_rows, csv_cell, export_columns, formula_ris
 from .identity import personnummer_mask, social_security_number
 from .lookup import (
     MAX_LOOKUP_IDS,
+    MIN_SEARCH_TERM,
     Lookup,
     ParsedIds,
     client_for_credential,
     contact_get,
     contacts_lookup,
+    contacts_search,
     ids_parse,
 )
 from .messages import broker_message, vitec_text
@@ -47,6 +62,14 @@ from .presentation import (
     gdpr_date,
     type_label,
 )
+from .register import PAGE_SIZES as REGISTER_PAGE_SIZES
+from .register import SORTS as REGISTER_SORTS
+from .register import (
+    RegisterQuery,
+    register_opening,
+    register_state,
+)
+from .relations import Agent, ContactPeople, RelationRow, contact_around, relation_label
 from .selectors import (
     FILTERS,
     PAGE_SIZE,
@@ -64,10 +87,15 @@ __all__ = [
     "FILTERS",
     "HTML_COLUMNS",
     "MAX_LOOKUP_IDS",
+    "MIN_SEARCH_TERM",
     "PAGE_SIZE",
+    "REGISTER_PAGE_SIZES",
+    "REGISTER_SORTS",
     "SORT_COLUMNS",
+    "Agent",
     "Column",
     "ConnectionTest",
+    "ContactPeople",
     "ContactQuery",
     "ContactRow",
     "ContactShown",
@@ -78,9 +106,13 @@ __all__ = [
     "Lookup",
     "ParsedIds",
     "Phone",
+    "RegisterPage",
+    "RegisterQuery",
+    "RelationRow",
     "broker_message",
     "category_names",
     "client_for_credential",
+    "contact_around",
     "contact_get",
     "contact_map_url",
     "contact_phones",
@@ -91,6 +123,7 @@ __all__ = [
     "contacts_filter",
     "contacts_lookup",
     "contacts_page",
+    "contacts_search",
     "contacts_sort",
     "contacts_view",
     "credential_for_user",
@@ -106,6 +139,12 @@ __all__ = [
     "gdpr_date",
     "ids_parse",
     "personnummer_mask",
+    "register_export",
+    "register_opening",
+    "register_page",
+    "register_state",
+    "register_sync_ask",
+    "relation_label",
     "social_security_number",
     "type_label",
     "vitec_text",

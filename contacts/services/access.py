@@ -8,13 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..audit import Actor, audit_required
-from ..models import AuditEvent, VitecCredential
+from django.core.paginator import Page, Paginator
+
+from ..audit import Actor, audit_record, audit_required
+from ..models import AuditEvent, RegisterContact, VitecCredential
 from ..vitec.models import Contact
-from .exports import contacts_export_rows
+from .exports import contacts_export_rows, register_export_rows
 from .identity import social_security_number
-from .lookup import Lookup, contact_get
+from .lookup import Lookup, contact_get, contacts_lookup
+from .register import RegisterQuery, RegisterView, register_view
+from .register_store import contacts_of
+from .relations import Agent, ContactPeople, agent_names, contact_around
 from .selectors import ContactQuery, ContactView, contacts_view
+from .sync import sync_request
 
 
 def _filters(query: ContactQuery) -> dict[str, str]:
@@ -42,15 +48,20 @@ class ContactShown:
     lookup: Lookup
     revealed: bool  # the full personnummer is shown (asked for, and there is one)
     has_number: bool  # a Person or DeceasedEstate with a personnummer to reveal
+    people: ContactPeople | None = None  # the people around it (None: no contact to show)
+    agent: Agent | None = None  # its broker (None: none named)
 
 
 def contact_show(
     *, credential: VitecCredential, contact_id: str, reveal: bool, actor: Actor
 ) -> ContactShown:
-    """One contact for its page, the view (or the reveal of the personnummer) recorded."""
+    """One contact for its page, with the people around it and its broker; the view (or the
+    reveal of the personnummer) recorded, with the ids of the people shown beside it."""
     contact, lookup = contact_get(credential=credential, contact_id=contact_id)
     has_number = contact is not None and bool(social_security_number(contact))
     revealed = reveal and has_number
+    around = contact_around(credential=credential, contact=contact) if contact else None
+    related = around.people.contact_ids if around else []
     audit_required(
         action=AuditEvent.Action.PERSONNUMMER_REVEAL
         if revealed
@@ -59,8 +70,16 @@ def contact_show(
         credential=credential,
         contact_ids=[contact_id],
         row_count=1 if contact else 0,
+        details={"related_ids": related} if related else None,
     )
-    return ContactShown(contact=contact, lookup=lookup, revealed=revealed, has_number=has_number)
+    return ContactShown(
+        contact=contact,
+        lookup=lookup,
+        revealed=revealed,
+        has_number=has_number,
+        people=around.people if around else None,
+        agent=around.agent if around else None,
+    )
 
 
 class ExportIncomplete(Exception):
@@ -91,3 +110,81 @@ def contacts_export(
         details={"filters": _filters(query), "include_personnummer": include_personnummer},
     )
     return contacts_export_rows(view=view, include_personnummer=include_personnummer)
+
+
+# --- the office register ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterPage:
+    view: RegisterView
+    contacts: list[Contact]  # the rows of the page asked for
+    page: Page[RegisterContact]
+    live: Lookup | None  # the ids of `ids` the register does not hold, fetched from Vitec
+
+
+def _register_filters(query: RegisterQuery) -> dict[str, str]:
+    return {key: value for key, value in query.params().items() if key != "ids"}
+
+
+def register_page(
+    *, credential: VitecCredential, query: RegisterQuery, actor: Actor
+) -> RegisterPage:
+    """A page of the register's current view, the ids shown on it recorded first."""
+    view = register_view(
+        customer_id=credential.customer_id, query=query, agents=agent_names(credential)
+    )
+    page = Paginator(view.rows, query.per_page).get_page(query.page)
+    rows = list(page.object_list)
+    live = (
+        contacts_lookup(credential=credential, ids=view.unknown_ids) if view.unknown_ids else None
+    )
+    shown = [row.contact_id for row in rows]
+    if live is not None:
+        shown += [c.id for c in live.result.contacts]
+    audit_required(
+        action=AuditEvent.Action.REGISTER_VIEW,
+        actor=actor,
+        credential=credential,
+        contact_ids=shown,
+        row_count=view.total,
+        details={"filters": _register_filters(query), "page": page.number, "ids": len(query.ids)},
+    )
+    return RegisterPage(view=view, contacts=contacts_of(rows), page=page, live=live)
+
+
+def register_export(
+    *,
+    credential: VitecCredential,
+    query: RegisterQuery,
+    include_personnummer: bool,
+    actor: Actor,
+) -> Iterator[list[str]]:
+    """The rows of the register's current view as a file (header first, every page), the
+    export recorded first. Rows are read from the database in chunks as the file is written."""
+    view = register_view(customer_id=credential.customer_id, query=query, with_facets=False)
+    audit_required(
+        action=AuditEvent.Action.REGISTER_EXPORT,
+        actor=actor,
+        credential=credential,
+        row_count=view.total,
+        details={
+            "filters": _register_filters(query),
+            "ids": len(query.ids),
+            "include_personnummer": include_personnummer,
+        },
+    )
+    return register_export_rows(view.rows, include_personnummer=include_personnummer)
+
+
+def register_sync_ask(*, credential: VitecCredential, actor: Actor) -> bool:
+    """Queue a sync of the credential's customer now ("Sync now"); False when one is queued or
+    running already."""
+    queued = sync_request(credential.customer_id)
+    audit_record(
+        action=AuditEvent.Action.REGISTER_SYNC,
+        user=actor.user,
+        credential=credential,
+        details={"queued": queued},
+    )
+    return queued

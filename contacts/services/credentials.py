@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from ..audit import Actor, audit_record
 from ..crypto import CredentialDecryptionError, rotate_secret, validate_keys
 from ..models import AuditEvent, VitecCredential
-from ..vitec.errors import VitecError
+from ..vitec.errors import AuthenticationError, PermissionDeniedError, VitecError
 from .lookup import client_for_credential
 from .messages import broker_message, vitec_text
 
@@ -51,12 +51,14 @@ def credential_test_connection(
 ) -> ConnectionTest:
     """Call Vitec with the stored credential, record the outcome on it and in the audit trail
     (as done by `actor`, the user who asked for the test)."""
+    refused = False  # Vitec said no to this user name and password (401/403)
     try:
         client = client_for_credential(credential)
         categories = client.fetch_categories(credential.customer_id)
     except CredentialDecryptionError as exc:
         outcome = ConnectionTest(ok=False, message=str(exc))
     except VitecError as exc:
+        refused = isinstance(exc, AuthenticationError | PermissionDeniedError)
         message = f"{broker_message(exc)} [{exc.status or '-'}]"
         if said := vitec_text(exc):
             message += f" {_('Vitec said:')} “{said}”"
@@ -66,9 +68,16 @@ def credential_test_connection(
         message = _("Connected: Vitec lists %(count)d categories.") % {"count": count}
         outcome = ConnectionTest(ok=True, message=str(message))
     credential.last_error = "" if outcome.ok else outcome.message
+    fields = ["last_error", "last_verified_at", "updated_at"]
     if outcome.ok:
         credential.last_verified_at = timezone.now()
-    credential.save(update_fields=["last_error", "last_verified_at", "updated_at"])
+    if outcome.ok or refused:
+        credential.standing = (
+            VitecCredential.Standing.ACCEPTED if outcome.ok else VitecCredential.Standing.REFUSED
+        )
+        credential.standing_at = timezone.now()
+        fields += ["standing", "standing_at"]
+    credential.save(update_fields=fields)
     audit_record(
         action=AuditEvent.Action.CONNECTION_TEST,
         user=actor,
@@ -94,8 +103,9 @@ def credential_save(
     """Save a new or changed credential (the admin's form and `set_vitec_credential` alike).
 
     A password given is stored encrypted; a changed login (password, customer id or API user)
-    forgets its last connection test; the change is recorded (field names only, never the
-    password) with the owner, and the previous owner when the credential moved to another user.
+    forgets its last connection test and Vitec's last answer; the change is recorded (field
+    names only, never the password) with the owner, and the previous owner when the credential
+    moved to another user.
     """
     created = credential._state.adding
     changed = set(changed_fields)
@@ -105,6 +115,8 @@ def credential_save(
     if not created and LOGIN_FIELDS & changed:
         credential.last_verified_at = None
         credential.last_error = ""
+        # A new login is Vitec's to judge again before the register opens to it.
+        credential.standing, credential.standing_at = VitecCredential.Standing.UNTRIED, None
     credential.save()
     details: dict[str, object] = {
         "changed_fields": sorted(changed),

@@ -4,13 +4,15 @@ its rows, from the one column table (presentation.COLUMNS)."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..models import RegisterContact
 from .presentation import COLUMNS, PHONE_SHAPED, Column, RowContext
+from .register_store import contact_of
 from .selectors import ContactView
 
 # OWASP "CSV injection": a cell whose first character is one of these may run as a formula in a
@@ -73,4 +75,19 @@ def contacts_export_rows(
     context = RowContext(names=view.category_names)
     yield [csv_cell(str(column.header)) for column in columns]
     for contact in view.rows:
+        yield [csv_cell(column.value(contact, context)) for column in columns]
+
+
+def register_export_rows(
+    rows: Iterable[RegisterContact], *, include_personnummer: bool = False
+) -> Iterator[list[str]]:
+    """The header, then one row per register contact (read in chunks as the file is written),
+    as CSV-safe cells; category names are the ones each contact carries."""
+    columns = export_columns(include_personnummer=include_personnummer)
+    yield [csv_cell(str(column.header)) for column in columns]
+    iterate = getattr(rows, "iterator", None)
+    for row in iterate(chunk_size=500) if iterate else rows:
+        contact = contact_of(row)
+        names = {c.id: c.name or c.id for c in contact.categories}
+        context = RowContext(names=names)
         yield [csv_cell(column.value(contact, context)) for column in columns]

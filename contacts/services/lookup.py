@@ -17,6 +17,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 import crmviewer
@@ -26,10 +27,11 @@ from crmviewer.sealing import MISSING, seal, unseal
 from ..models import VitecCredential
 from ..vitec.breaker import CircuitBreaker, MemoryStore
 from ..vitec.client import VitecClient
-from ..vitec.errors import VitecError
+from ..vitec.errors import AuthenticationError, PermissionDeniedError, VitecError
 from ..vitec.ids import LookupResult, id_key, is_valid_id, unique_ids
 from ..vitec.models import Categories, Contact, CrmContact
 from ..vitec.retry import RetryPolicy
+from .messages import broker_message
 
 MAX_LOOKUP_IDS = 1000
 CACHE_PREFIX = "crmviewer:v1"
@@ -120,9 +122,10 @@ def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
     return f"{CACHE_PREFIX}:{owner}:{kind}:{digest[:40]}"
 
 
-def _cache_read(keys: Sequence[str]) -> dict[str, object]:
-    """The entries under `keys` that unseal (crmviewer/sealing.py); anything else is a miss."""
-    max_age = max(1, settings.VITEC_CACHE_SECONDS)
+def _cache_read(keys: Sequence[str], *, seconds: int | None = None) -> dict[str, object]:
+    """The entries under `keys` that unseal (crmviewer/sealing.py) and are at most `seconds` old
+    (default VITEC_CACHE_SECONDS); anything else is a miss."""
+    max_age = max(1, settings.VITEC_CACHE_SECONDS if seconds is None else seconds)
     tokens = cache.get_many(list(keys))
     values = {
         key: unseal(token, purpose=_SEALED, key=key, max_age=max_age)
@@ -131,10 +134,11 @@ def _cache_read(keys: Sequence[str]) -> dict[str, object]:
     return {key: value for key, value in values.items() if value is not MISSING}
 
 
-def _cache_write(values: dict[str, object]) -> None:
+def _cache_write(values: dict[str, object], *, seconds: int | None = None) -> None:
+    """Seal and store the values for `seconds` (default VITEC_CACHE_SECONDS)."""
     sealed = {key: seal(value, purpose=_SEALED, key=key) for key, value in values.items()}
     if sealed:
-        cache.set_many(sealed, settings.VITEC_CACHE_SECONDS)
+        cache.set_many(sealed, settings.VITEC_CACHE_SECONDS if seconds is None else seconds)
 
 
 def _release_database_connections() -> None:
@@ -180,6 +184,8 @@ def contacts_lookup(
         }
         to_store.update({keys[contact_id]: _NOT_FOUND for contact_id in fetched.not_found})
         _cache_write(to_store)
+
+        _standing_from(credential, fetched)
 
     # By id_key: the contacts keep Vitec's spelling of their ids, the ids are as asked.
     found: dict[str, Contact] = {
@@ -237,3 +243,39 @@ def contact_get(
     lookup = contacts_lookup(credential=credential, ids=[contact_id], refresh=refresh)
     contact = lookup.result.contacts[0] if lookup.result.contacts else None
     return contact, lookup
+
+
+def standing_record(credential: VitecCredential, standing: str) -> None:
+    """Remember what Vitec last said of the credential (accepted or refused)."""
+    if credential.standing != standing or credential.standing_at is None:
+        credential.standing, credential.standing_at = standing, timezone.now()
+        VitecCredential.objects.filter(pk=credential.pk).update(
+            standing=standing, standing_at=credential.standing_at
+        )
+
+
+def _standing_from(credential: VitecCredential, fetched: LookupResult) -> None:
+    refused = any(
+        isinstance(batch.error, AuthenticationError | PermissionDeniedError)
+        for batch in fetched.failed
+    )
+    if refused:
+        standing_record(credential, VitecCredential.Standing.REFUSED)
+    elif fetched.contacts or fetched.not_found:
+        standing_record(credential, VitecCredential.Standing.ACCEPTED)
+
+
+MIN_SEARCH_TERM = 5  # Vitec's Search takes terms of at least five characters
+SEARCH_MAX = 200
+
+
+def contacts_search(*, credential: VitecCredential, term: str) -> tuple[tuple[str, ...], str]:
+    """The ids Vitec's own search finds for the term (best first, at most SEARCH_MAX), and the
+    broker's message when the search failed ("" when it did not)."""
+    try:
+        refs = client_for_credential(credential).search_contacts(
+            credential.customer_id, term.strip(), max_size=SEARCH_MAX
+        )
+    except VitecError as error:
+        return (), broker_message(error)
+    return tuple(unique_ids(ref.id for ref in refs)), ""

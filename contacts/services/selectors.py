@@ -161,9 +161,11 @@ def contacts_view(
         query = replace(query, category="")
     rows = contacts_sort(contacts_filter(contacts, query), query.sort)
     type_counter = Counter(c.type for c in contacts)
+    # The three documented types always; a type Vitec adds (e.g. Association) when present.
+    others = sorted(str(t) for t in type_counter if t not in TYPE_LABELS)
     type_counts = tuple(
         (str(t), str(label), type_counter.get(t, 0)) for t, label in TYPE_LABELS.items()
-    )
+    ) + tuple((t, t, type_counter[t]) for t in others)
     read_only = {c.id: c.read_only for c in lookup.categories.all} if lookup.categories else {}
     category_counter = Counter(cat.id for c in contacts for cat in c.categories)
     category_counts = tuple(

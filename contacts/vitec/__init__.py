@@ -21,11 +21,15 @@ from .errors import (
 from .ids import FailedBatch, LookupResult
 from .models import (
     Contact,
+    ContactRelation,
+    ContactRelations,
     ContactType,
     CrmCompanyContact,
     CrmContact,
     CrmDeceasedEstateContact,
     CrmPersonContact,
+    RelationType,
+    VitecUser,
 )
 from .retry import RetryPolicy
 
@@ -33,6 +37,8 @@ __all__ = [
     "AuthenticationError",
     "BadResponseError",
     "Contact",
+    "ContactRelation",
+    "ContactRelations",
     "ContactType",
     "CrmCompanyContact",
     "CrmContact",
@@ -43,6 +49,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RelationType",
     "RetryPolicy",
     "ServerError",
     "ValidationError",
@@ -50,4 +57,5 @@ __all__ = [
     "VitecConnectionError",
     "VitecError",
     "VitecTimeoutError",
+    "VitecUser",
 ]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,12 +46,22 @@ from .ids import (
     merge_outcomes,
     unique_ids,
 )
-from .models import Categories, Contact, ContactIndex, ContactRef, ContactType
+from .models import (
+    Categories,
+    Contact,
+    ContactIndex,
+    ContactRef,
+    ContactRelations,
+    ContactType,
+    VitecUser,
+)
 from .parsing import (
     parse_category_lists,
     parse_contact_index,
+    parse_contact_relations,
     parse_contacts,
     parse_search,
+    parse_users,
     xml_to_data,
 )
 from .retry import RetryPolicy, parse_retry_after
@@ -196,8 +207,14 @@ class VitecClient:
         contacts, _ = self._fetch_batch(customer_id, ids, contact_type=contact_type)
         return contacts
 
-    def list_contact_ids(self, customer_id: str) -> ContactIndex:
+    def list_contact_ids(
+        self, customer_id: str, *, changed_from: datetime | None = None
+    ) -> ContactIndex:
+        """Every contact id of the customer with its `changedAt`; with `changed_from`, only those
+        changed since then (Vitec's `ChangedAtFrom`, sent as the timestamp with its offset)."""
         path = f"CRM/Contact/{encode_path_segment(customer_id)}"
+        if changed_from is not None:
+            path += "?" + urlencode({"ChangedAtFrom": changed_from.isoformat(timespec="seconds")})
         index, _ = self._get(path, customer_id=customer_id, parse=parse_contact_index)
         return index
 
@@ -213,6 +230,28 @@ class VitecClient:
         path = f"Category/GetCategories?{urlencode({'customerId': customer_id})}"
         categories, _ = self._get(path, customer_id=customer_id, parse=parse_category_lists)
         return categories
+
+    def fetch_relations(self, customer_id: str, contact_id: str) -> ContactRelations:
+        """The people around one contact, and the contacts it is one of the people around.
+
+        Raises NotFoundError when Vitec answers 404 (no such contact): unlike the contacts
+        route, where "not found" is a normal answer for some of the ids asked, here the caller
+        decides what an unknown contact means. A 404 never counts for the breaker.
+        """
+        if not is_valid_id(contact_id):
+            raise ValueError(f"not a contact id: {contact_id!r}")
+        path = (
+            f"CRM/Contact/{encode_path_segment(customer_id)}/"
+            f"{encode_path_segment(contact_id)}/ContactRelations"
+        )
+        relations, _ = self._get(path, customer_id=customer_id, parse=parse_contact_relations)
+        return relations
+
+    def fetch_users(self, customer_id: str) -> list[VitecUser]:
+        """The office's public users (brokers): what turns a contact's agent id into a name."""
+        path = f"User/GetUser?{urlencode({'CustomerId': customer_id})}"
+        users, _ = self._get(path, customer_id=customer_id, parse=parse_users)
+        return users
 
     # --- internals -------------------------------------------------------------------------------
 

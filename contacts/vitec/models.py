@@ -191,3 +191,68 @@ class Categories:
     @property
     def all(self) -> tuple[Category, ...]:
         return (*self.person, *self.company)
+
+
+class RelationType(StrEnum):
+    """How two contacts are related (Vitec's ContactRelationType); Vitec sends a name or its
+    number (`number`). A value this version does not know stays a plain string."""
+
+    ESTATE_PARTY = "EstateParty"
+    COMPANY_SIGNATORY = "CompanySignatory"
+    COMPANY_CONTACT_PERSON = "CompanyContactPerson"
+    POWER_OF_ATTORNEY = "PowerOfAttorney"
+    GUARDIAN = "Guardian"
+    LIMITED_GUARDIAN = "LimitedGuardian"
+    REPRESENTATIVE = "Representative"
+    EXECUTOR_UNDER_THE_WILL = "ExecutorUnderTheWill"
+    ESTATE_ADMINISTRATOR = "EstateAdministrator"
+    DECEASED = "Deceased"
+
+    @property
+    def number(self) -> int:
+        return RELATION_NUMBERS[self]
+
+
+RELATION_NUMBERS: dict[RelationType, int] = {
+    RelationType.ESTATE_PARTY: 2,
+    RelationType.COMPANY_SIGNATORY: 3,
+    RelationType.COMPANY_CONTACT_PERSON: 4,
+    RelationType.POWER_OF_ATTORNEY: 5,
+    RelationType.GUARDIAN: 6,
+    RelationType.LIMITED_GUARDIAN: 7,
+    RelationType.REPRESENTATIVE: 8,
+    RelationType.EXECUTOR_UNDER_THE_WILL: 9,
+    RelationType.ESTATE_ADMINISTRATOR: 10,
+    RelationType.DECEASED: 100,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRelation:
+    """One person or company around a contact. `relation` is a RelationType, or Vitec's value as
+    it came ("" when none) when this version does not know it."""
+
+    relation: RelationType | str
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRelations:
+    """Answer of `GET CRM/Contact/{customerId}/{contactId}/ContactRelations`: `relations` point
+    from the contact to its people (a company's signatories, an estate's parties),
+    `reverse_relations` the other way (the company someone signs for, the estate they share)."""
+
+    relations: tuple[ContactRelation, ...] = ()
+    reverse_relations: tuple[ContactRelation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VitecUser:
+    """One of the office's public users (`GET User/GetUser`): a contact's agent, a broker."""
+
+    user_id: str
+    name: str | None = None
+    title: str | None = None
+    email: str | None = None
+    cell_phone: str | None = None
+    archived: bool = False

@@ -25,6 +25,8 @@ from .models import (
     Contact,
     ContactIndex,
     ContactRef,
+    ContactRelation,
+    ContactRelations,
     ContactType,
     Coordinate,
     CrmCompanyContact,
@@ -34,13 +36,15 @@ from .models import (
     Email,
     MatchingWatched,
     PersonTelephone,
+    RelationType,
+    VitecUser,
 )
 
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 # XML elements whose children form a list (DataContract collections), by lower-cased local name.
 _XML_LIST_TAGS = frozenset(
     {"categories", "matches", "persons", "companies", "deceasedestates"}
-    | {"personcategories", "companycategories"}
+    | {"personcategories", "companycategories", "relations", "reverserelations"}
 )
 
 
@@ -361,6 +365,75 @@ def parse_category_lists(value: Any) -> Categories | None:
     )
 
 
+# ContactRelationType is an enum on Vitec's side: its numbers, as the JSON may carry them.
+_RELATION_BY_NUMBER = {str(member.number): member for member in RelationType}
+
+
+def parse_relation_type(value: Any) -> RelationType | str:
+    """A relation type from its name (any letter case) or its number; a value this version
+    does not know is kept as Vitec wrote it ("" when there is none)."""
+    text = (_str(value) or "").strip()
+    number = _int(value)
+    if number is not None and str(number) in _RELATION_BY_NUMBER:
+        return _RELATION_BY_NUMBER[str(number)]
+    return _enum(RelationType, text) or text
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A list as it is, one object as a list of it (a serialiser that unwraps a list of one),
+    anything else (null, a string) as no items."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, Mapping) else []
+
+
+def _relation(value: Any) -> ContactRelation | None:
+    raw = _lower_keys(value)
+    contact_id = (_str(raw.get("contactid")) or "").strip()
+    if not contact_id:  # nobody to show
+        return None
+    return ContactRelation(relation=parse_relation_type(raw.get("relation")), contact_id=contact_id)
+
+
+def _relations(value: Any) -> tuple[ContactRelation, ...]:
+    return tuple(r for r in (_relation(item) for item in _as_list(value)) if r is not None)
+
+
+def parse_contact_relations(value: Any) -> ContactRelations | None:
+    """The answer of ContactRelations; None when it is not an object at all. Missing or null
+    lists are empty, entries without a contact id are left out."""
+    if not isinstance(value, Mapping):
+        return None
+    raw = _lower_keys(value)
+    return ContactRelations(
+        relations=_relations(raw.get("relations")),
+        reverse_relations=_relations(raw.get("reverserelations")),
+    )
+
+
+def _user(value: Any) -> VitecUser | None:
+    raw = _lower_keys(value)
+    user_id = (_str(raw.get("userid")) or "").strip()
+    if not user_id:
+        return None
+    return VitecUser(
+        user_id=user_id,
+        name=_str(raw.get("username")),
+        title=_str(raw.get("title")),
+        email=_str(raw.get("emailaddress")),
+        cell_phone=_str(raw.get("cellphone")),
+        archived=bool(_bool(raw.get("archived"))),
+    )
+
+
+def parse_users(value: Any) -> list[VitecUser] | None:
+    """The users of GetUser: a list, or one user object on its own; None for anything else.
+    Entries without a user id are left out."""
+    if not isinstance(value, (list, Mapping)):
+        return None
+    return [u for u in (_user(item) for item in _as_list(value)) if u is not None]
+
+
 __all__ = [
     "Address",
     "Categories",
@@ -369,6 +442,8 @@ __all__ = [
     "Contact",
     "ContactIndex",
     "ContactRef",
+    "ContactRelation",
+    "ContactRelations",
     "ContactType",
     "Coordinate",
     "CrmCompanyContact",
@@ -378,11 +453,16 @@ __all__ = [
     "Email",
     "MatchingWatched",
     "PersonTelephone",
+    "RelationType",
+    "VitecUser",
     "parse_categories",
     "parse_category_lists",
     "parse_contact",
     "parse_contact_index",
+    "parse_contact_relations",
     "parse_contacts",
     "parse_datetime",
+    "parse_relation_type",
     "parse_search",
+    "parse_users",
 ]

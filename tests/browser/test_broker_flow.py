@@ -27,7 +27,7 @@ from tests.browser.pages import (
     options,
     rows,
 )
-from tests.dashboard_fixtures import ids_range, make_credential
+from tests.dashboard_fixtures import ids_range, make_credential, missing_id
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-MISSING = "M1001-99999"  # a well-formed id the sandbox has no contact for
+MISSING = missing_id(99999)  # a well-formed id the sandbox has no contact for
 MASKED = re.compile(r"^\d{6}-\*\*\*\*$")
 FULL_PERSONNUMMER = re.compile(r"^(\d{2})?\d{6}[-+]\d{4}$")
 
@@ -66,7 +66,9 @@ def test_broker_looks_up_pages_and_sorts_by_name(live_server, page, console, bro
 
     # The count, the first page of rows, and the id that was not found, by name.
     expect(page.locator("#results-heading")).to_have_text(contacts_heading(60))
-    assert "ids=" in page.url  # the view is a bookmarkable GET after the POST
+    # The view is a GET after the POST; 61 real-shaped ids are too long for a URL, so they are
+    # kept as a list of the session's.
+    assert "list=" in page.url
     not_found = page.locator(".notice.warning", has_text="not found in Vitec")
     expect(not_found).to_contain_text("1 id was not found in Vitec")
     expect(not_found.locator(".ids")).to_have_text(MISSING)
@@ -263,6 +265,6 @@ def test_broker_switches_language_logs_out_and_is_sent_to_login(
     expect(h1).to_have_text("Log in")
     page.goto(list_url)
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
-    expect(page.locator("main")).not_to_contain_text("M1001-")
+    expect(page.locator("main")).not_to_contain_text(re.compile(r"ADR[0-9A-F]{32}"))
 
     assert_clean_console(console)

@@ -21,6 +21,7 @@ from contacts.vitec.errors import (
     VitecTimeoutError,
 )
 from contacts.vitec.retry import RetryPolicy
+from tests.dashboard_fixtures import cid
 
 
 class Clock:
@@ -115,7 +116,7 @@ def test_an_open_breaker_stops_the_calls_of_a_lookup(make_client, sandbox, sleep
     sandbox.configure(fault="500")
     breaker = CircuitBreaker(threshold=3, cooldown=60)
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
-    ids = [f"M1001-{n:05d}" for n in range(1, 201)]  # 10 batches
+    ids = [cid(n) for n in range(1, 201)]  # 10 batches
     result = client.fetch_contacts("M1001", ids)
     calls = [r for r in sandbox.stats.requests if r.endpoint == "contacts"]
     assert len(calls) <= 3 + client.max_concurrency  # in flight when it opened, then none
@@ -136,16 +137,16 @@ def test_the_breaker_closes_again_when_vitec_answers(make_client, sandbox, sleep
     sandbox.configure(fault="503", retry_after=0)
     for _ in range(2):
         with pytest.raises(ServerError):
-            client.fetch_contact_batch("M1001", ["M1001-00001"])
+            client.fetch_contact_batch("M1001", [cid(1)])
     with pytest.raises(CircuitOpenError):
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     sandbox.configure(fault=None)
     time.sleep(0.5)
     with pytest.raises(CircuitOpenError):  # 0.2 s was rounded up to a whole second
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     time.sleep(0.6)
-    contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
-    assert [c.id for c in contacts] == ["M1001-00001"]
+    contacts = client.fetch_contact_batch("M1001", [cid(1)])
+    assert [c.id for c in contacts] == [cid(1)]
     assert not breaker.is_open(client.breaker_key("M1001"))
 
 
@@ -173,7 +174,7 @@ def test_which_faults_open_the_breaker_of_a_client(make_client, sandbox, fault, 
     sandbox.configure(fault=fault, retry_after=0, slow_body_seconds=0.4)
     breaker = CircuitBreaker(threshold=1, cooldown=60)
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0), timeout=0.2)
-    ids = ["M1001-00001", "M1001-00002"]  # a 404 for one id is "not found", no failed call
+    ids = [cid(1), cid(2)]  # a 404 for one id is "not found", no failed call
     with pytest.raises(VitecError) as first:
         client.fetch_contact_batch("M1001", ids)
     assert not isinstance(first.value, CircuitOpenError)
@@ -201,11 +202,11 @@ def test_an_unreachable_vitec_opens_the_breaker_of_a_client(make_client, request
         timeout=0.2,
     )
     with pytest.raises(VitecConnectionError) as first:
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     assert not isinstance(first.value, CircuitOpenError)
     started = time.monotonic()
     with pytest.raises(CircuitOpenError):
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     assert time.monotonic() - started < 0.1  # no connect attempted
 
 
@@ -248,14 +249,14 @@ def test_two_credentials_of_one_customer_have_separate_breakers(make_client, san
     working = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
     sandbox.configure(fault="500", fault_count=1)
     with pytest.raises(ServerError):
-        working.fetch_contact_batch("M1001", ["M1001-00001"])
+        working.fetch_contact_batch("M1001", [cid(1)])
     with pytest.raises(CircuitOpenError):
-        working.fetch_contact_batch("M1001", ["M1001-00001"])
+        working.fetch_contact_batch("M1001", [cid(1)])
     # Another user name for the same customer and base URL: its own breaker, still closed.
     other = make_client(username="demo2", breaker=breaker, retry=RetryPolicy(max_retries=0))
     assert not breaker.is_open(other.breaker_key("M1001"))
     with pytest.raises(VitecError) as refused:  # Vitec is asked (and refuses the unknown user)
-        other.fetch_contact_batch("M1001", ["M1001-00001"])
+        other.fetch_contact_batch("M1001", [cid(1)])
     assert not isinstance(refused.value, CircuitOpenError)
     assert breaker.is_open(working.breaker_key("M1001"))
     assert not breaker.is_open(other.breaker_key("M1001"))  # and its 401 did not count
@@ -266,11 +267,11 @@ def test_a_timeout_with_two_retries_counts_one_failure(make_client, sandbox, sle
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=2), timeout=0.2)
     sandbox.configure(fault="hang", slow_body_seconds=0.4)
     with pytest.raises(VitecTimeoutError) as first:
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     assert first.value.attempts == 3  # three attempts...
     assert not breaker.is_open(client.breaker_key("M1001"))  # ...one failed call: 1 < 2
     with pytest.raises(VitecTimeoutError):
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     assert breaker.is_open(client.breaker_key("M1001"))  # the second failed call opens it
     deadline = time.monotonic() + 5
     while sandbox.stats.in_flight and time.monotonic() < deadline:
@@ -283,11 +284,11 @@ def test_4xx_answers_never_count_however_many(make_client, sandbox):
     for fault in ("400", "404", "429", "400", "404", "429"):
         sandbox.configure(fault=fault, retry_after=31)  # 429 over the cap: not retried
         with pytest.raises(VitecError) as refused:
-            client.fetch_contact_batch("M1001", ["M1001-00001", "M1001-00002"])
+            client.fetch_contact_batch("M1001", [cid(1), cid(2)])
         assert refused.value.status is not None and 400 <= refused.value.status < 500
     assert not breaker.is_open(client.breaker_key("M1001"))
     sandbox.configure(fault=None)
-    assert [c.id for c in client.fetch_contact_batch("M1001", ["M1001-00001"])] == ["M1001-00001"]
+    assert [c.id for c in client.fetch_contact_batch("M1001", [cid(1)])] == [cid(1)]
 
 
 def test_the_open_breaker_of_a_client_names_the_seconds_left(make_client, sandbox):
@@ -295,7 +296,7 @@ def test_the_open_breaker_of_a_client_names_the_seconds_left(make_client, sandbo
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
     sandbox.configure(fault="500")
     with pytest.raises(ServerError):
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     with pytest.raises(CircuitOpenError) as opened:
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     assert opened.value.seconds_left in (44, 45)

@@ -25,16 +25,19 @@ from contacts.vitec.ids import MAX_IDS_PER_CALL, batched, encode_ids, unique_ids
 from contacts.vitec.models import (
     ContactType,
     CrmCompanyContact,
+    CrmContact,
     CrmDeceasedEstateContact,
     CrmPersonContact,
 )
 from contacts.vitec.retry import RetryPolicy
+from tests import oracle
+from tests.dashboard_fixtures import cid, ids_range, missing_id
 
 pytestmark = pytest.mark.integration
 
 
 def known_ids(count: int, customer: str = "M1001") -> list[str]:
-    return [f"{customer}-{n:05d}" for n in range(1, count + 1)]
+    return ids_range(1, count, customer)
 
 
 def contact_calls(sandbox) -> list:
@@ -47,7 +50,7 @@ def contact_calls(sandbox) -> list:
 @pytest.mark.parametrize(
     ("contact_id", "encoded"),
     [
-        ("M1001-00001", "M1001-00001"),
+        (cid(1), cid(1)),
         ("a/b", "a%2Fb"),
         ("a,b", "a%2Cb"),
         ("a?b", "a%3Fb"),
@@ -113,35 +116,35 @@ def test_lookup_batches_over_http_and_keeps_order(make_client, sandbox, count):
 
 
 def test_duplicates_are_asked_once_and_answered_once(make_client, sandbox):
-    ids = ["M1001-00003", "M1001-00001", "M1001-00003", "M1001-00002", "M1001-00001"]
+    ids = [cid(3), cid(1), cid(3), cid(2), cid(1)]
     result = make_client().fetch_contacts("M1001", ids)
-    assert result.requested == ("M1001-00003", "M1001-00001", "M1001-00002")
+    assert result.requested == (cid(3), cid(1), cid(2))
     assert [c.id for c in result.contacts] == list(result.requested)
     assert [call.contact_ids for call in contact_calls(sandbox)] == [result.requested]
 
 
 def test_unknown_ids_are_reported_not_found(make_client):
-    ids = ["M1001-00001", "NOPE-1", "M1001-00002", "M1002-00001"]
+    ids = [cid(1), "NOPE-1", cid(2), cid(1, "M1002")]
     result = make_client().fetch_contacts("M1001", ids)
-    assert [c.id for c in result.contacts] == ["M1001-00001", "M1001-00002"]
-    assert result.not_found == ("NOPE-1", "M1002-00001")
+    assert [c.id for c in result.contacts] == [cid(1), cid(2)]
+    assert result.not_found == ("NOPE-1", cid(1, "M1002"))
 
 
 def test_ids_vitec_would_reject_are_never_sent(make_client, sandbox):
     too_long = "x" * 41
-    result = make_client().fetch_contacts("M1001", ["", too_long, ".", "..", "M1001-00001"])
+    result = make_client().fetch_contacts("M1001", ["", too_long, ".", "..", cid(1)])
     assert result.invalid == ("", too_long, ".", "..")
-    assert [c.id for c in result.contacts] == ["M1001-00001"]
-    assert [call.contact_ids for call in contact_calls(sandbox)] == [("M1001-00001",)]
+    assert [c.id for c in result.contacts] == [cid(1)]
+    assert [call.contact_ids for call in contact_calls(sandbox)] == [(cid(1),)]
 
 
 @pytest.mark.parametrize(
     "odd_id", ["a/b", "a,b", "a?b=c", "a#b", "100%", "%2F", "a b", "Åsa ö", "../x", "日本"]
 )
 def test_odd_ids_reach_vitec_exactly_as_written(make_client, sandbox, odd_id):
-    result = make_client().fetch_contacts("M1001", [odd_id, "M1001-00001"])
+    result = make_client().fetch_contacts("M1001", [odd_id, cid(1)])
     (call,) = contact_calls(sandbox)
-    assert call.contact_ids == (odd_id, "M1001-00001")
+    assert call.contact_ids == (odd_id, cid(1))
     assert call.raw_path.startswith("/CRM/Contact/M1001/")
     assert call.raw_path.count("/") == 4  # no id added a path segment
     assert "?" not in call.raw_path and "#" not in call.raw_path
@@ -151,7 +154,12 @@ def test_odd_ids_reach_vitec_exactly_as_written(make_client, sandbox, odd_id):
 def test_every_type_parses_from_the_sandbox(make_client):
     result = make_client().fetch_contacts("M1001", known_ids(200))
     by_type = {type(c) for c in result.contacts}
-    assert by_type == {CrmPersonContact, CrmCompanyContact, CrmDeceasedEstateContact}
+    # Among the first 200: the three documented types and one Association (position 13), a
+    # type the client does not know, read as the base contact with its name.
+    assert by_type == {CrmContact, CrmPersonContact, CrmCompanyContact, CrmDeceasedEstateContact}
+    (other,) = [c for c in result.contacts if type(c) is CrmContact]
+    assert other.id == cid(13)
+    assert other.display_name == oracle.records()[cid(13)]["name"]
     person = next(c for c in result.contacts if isinstance(c, CrmPersonContact))
     assert person.customer_id == "M1001"
     assert person.display_name and person.created_at.tzinfo is not None
@@ -165,7 +173,7 @@ def test_xml_answers_parse_to_the_same_models(make_client):
 
 
 def test_headers_on_every_call(make_client, sandbox):
-    make_client().fetch_contacts("M1001", ["M1001-00001"])
+    make_client().fetch_contacts("M1001", [cid(1)])
     (call,) = contact_calls(sandbox)
     assert call.accept == "application/json"
 
@@ -219,7 +227,7 @@ def test_list_contact_ids(make_client):
     index = make_client().list_contact_ids("M1001")
     assert len(index.all_ids) >= 2000
     assert index.persons and index.companies and index.deceased_estates
-    assert "M1001-00001" in index.all_ids
+    assert cid(1) in index.all_ids
 
 
 def test_search_finds_a_contact_by_its_name(make_client):
@@ -254,16 +262,16 @@ def test_categories_match_those_on_contacts(make_client):
 
 
 def test_wrong_password_is_an_authentication_error_not_retried(make_client, sandbox, sleeps):
-    result = make_client(password="wrong").fetch_contacts("M1001", ["M1001-00001"])
+    result = make_client(password="wrong").fetch_contacts("M1001", [cid(1)])
     (failed,) = result.failed
     assert isinstance(failed.error, AuthenticationError)
-    assert failed.ids == ("M1001-00001",)
+    assert failed.ids == (cid(1),)
     assert len(contact_calls(sandbox)) == 1 and sleeps.waits == []
 
 
 def test_a_customer_outside_the_account_is_a_permission_error(make_client):
     with pytest.raises(PermissionDeniedError) as caught:
-        make_client().fetch_contact_batch("M9999", ["M9999-00001"])
+        make_client().fetch_contact_batch("M9999", [missing_id(1)])
     assert caught.value.status == 403
     assert "M9999" in caught.value.request.url and "demo" not in caught.value.request.url
 
@@ -288,22 +296,22 @@ def test_each_fault_becomes_its_error(make_client, sandbox, fault, error_type, a
     # Two ids: a 404 for one id is "not found" (test_a_404_for_one_id_is_not_found).
     sandbox.configure(fault=fault, retry_after=0)
     with pytest.raises(error_type) as caught:
-        make_client().fetch_contact_batch("M1001", ["M1001-00001", "M1001-00002"])
+        make_client().fetch_contact_batch("M1001", [cid(1), cid(2)])
     assert caught.value.attempts == attempts
     assert len(contact_calls(sandbox)) == attempts
 
 
 def test_a_transient_fault_is_cured_by_retrying(make_client, sandbox, sleeps):
     sandbox.configure(fault="503", fault_count=2, retry_after=0)
-    contacts = make_client().fetch_contact_batch("M1001", ["M1001-00001"])
-    assert [c.id for c in contacts] == ["M1001-00001"]
+    contacts = make_client().fetch_contact_batch("M1001", [cid(1)])
+    assert [c.id for c in contacts] == [cid(1)]
     assert len(contact_calls(sandbox)) == 3
     assert sleeps.waits == [0.0, 0.0]  # Retry-After: 0 honoured instead of the backoff
 
 
 def test_retry_after_from_a_429_is_waited_out(make_client, sandbox, sleeps):
     sandbox.configure(fault="429", fault_count=1, retry_after=7)
-    contacts = make_client().fetch_contact_batch("M1001", ["M1001-00001"])
+    contacts = make_client().fetch_contact_batch("M1001", [cid(1)])
     assert len(contacts) == 1
     assert sleeps.waits == [7.0]
 
@@ -311,14 +319,14 @@ def test_retry_after_from_a_429_is_waited_out(make_client, sandbox, sleeps):
 def test_a_retry_after_beyond_the_cap_is_not_waited_out(make_client, sandbox, sleeps):
     sandbox.configure(fault="429", retry_after=120)
     with pytest.raises(RateLimitedError) as caught:
-        make_client().fetch_contact_batch("M1001", ["M1001-00001"])
+        make_client().fetch_contact_batch("M1001", [cid(1)])
     assert caught.value.retry_after == 120.0
     assert sleeps.waits == [] and len(contact_calls(sandbox)) == 1
 
 
 def test_backoff_waits_when_no_retry_after_is_given(make_client, sandbox, sleeps):
     sandbox.configure(fault="502", fault_count=2)
-    make_client().fetch_contact_batch("M1001", ["M1001-00001"])
+    make_client().fetch_contact_batch("M1001", [cid(1)])
     assert sleeps.waits == [0.5, 1.0]  # jitter pinned to its maximum by the fixture
 
 
@@ -340,7 +348,7 @@ def test_connection_refused_is_a_connection_error(make_client, sleeps):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = make_client(base_url=f"http://127.0.0.1:{port}")
-    result = client.fetch_contacts("M1001", ["M1001-00001"])
+    result = client.fetch_contacts("M1001", [cid(1)])
     (failed,) = result.failed
     assert type(failed.error) is VitecConnectionError
     assert failed.error.attempts == 3 and len(sleeps.waits) == 2
@@ -350,7 +358,7 @@ def test_a_connect_that_never_completes_times_out(make_client, blackhole_url, sl
     client = make_client(base_url=blackhole_url, timeout=0.3, retry=RetryPolicy(max_retries=1))
     started = time.monotonic()
     with pytest.raises(VitecTimeoutError) as caught:
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     elapsed = time.monotonic() - started
     assert caught.value.attempts == 2 and len(sleeps.waits) == 1  # retried, as timeouts are
     assert elapsed < 2 * 0.3 + 1.0  # two attempts of at most the timeout each, plus slack
@@ -364,7 +372,7 @@ def test_a_silent_or_trickling_answer_times_out(make_client, sandbox, fault):
     client = make_client(timeout=0.3, retry=RetryPolicy(max_retries=1))
     started = time.monotonic()
     with pytest.raises(VitecTimeoutError) as caught:
-        client.fetch_contact_batch("M1001", ["M1001-00001"])
+        client.fetch_contact_batch("M1001", [cid(1)])
     elapsed = time.monotonic() - started
     assert caught.value.attempts == 2
     # Two attempts of at most the timeout each (and one chunk's gap, as the deadline is checked
@@ -378,6 +386,6 @@ def test_a_password_outside_latin_1_is_sent_as_utf_8():
     account = Account("mäklare", "lösen€ord", frozenset({"M1001"}))
     with SandboxServer(SandboxConfig(accounts=(account,))).start() as server:
         client = VitecClient(base_url=server.base_url, username="mäklare", password="lösen€ord")
-        contacts = client.fetch_contact_batch("M1001", ["M1001-00001"])
+        contacts = client.fetch_contact_batch("M1001", [cid(1)])
         client.close()
-    assert [c.id for c in contacts] == ["M1001-00001"]
+    assert [c.id for c in contacts] == [cid(1)]

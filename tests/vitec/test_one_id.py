@@ -20,6 +20,7 @@ from contacts.vitec.errors import BadResponseError, NotFoundError, ServerError
 from contacts.vitec.models import CrmCompanyContact, CrmPersonContact
 from contacts.vitec.parsing import parse_contacts, xml_to_data
 from contacts.vitec.retry import RetryPolicy
+from tests.dashboard_fixtures import cid, missing_id
 
 pytestmark = pytest.mark.integration
 
@@ -97,17 +98,17 @@ def test_the_xml_single_object_form_parses():
 @pytest.mark.parametrize("response_format", ["json", "xml"])
 def test_a_one_id_lookup_finds_the_contact(make_client, shaped, response_format):
     client = make_client(response_format=response_format)
-    result = client.fetch_contacts("M1001", ["M1001-00001"])
-    assert [c.id for c in result.contacts] == ["M1001-00001"]
+    result = client.fetch_contacts("M1001", [cid(1)])
+    assert [c.id for c in result.contacts] == [cid(1)]
     assert result.not_found == () and result.failed == ()
-    assert [c.id for c in client.fetch_contact_batch("M1001", ["M1001-00002"])] == ["M1001-00002"]
+    assert [c.id for c in client.fetch_contact_batch("M1001", [cid(2)])] == [cid(2)]
     assert [r.status for r in contact_calls(shaped)] == [200, 200]
 
 
 def test_the_sandbox_answers_each_shape(make_client, shaped):
     """What the client read above really was an object, or a list."""
     client = make_client()
-    answer = client.session.get(f"{shaped.base_url}/CRM/Contact/M1001/M1001-00001", timeout=5)
+    answer = client.session.get(f"{shaped.base_url}/CRM/Contact/M1001/{cid(1)}", timeout=5)
     assert isinstance(answer.json(), list) is shaped.config.single_as_list
 
 
@@ -115,16 +116,16 @@ def test_an_unknown_single_id_is_not_found_and_not_counted(make_client, shaped):
     breaker = CircuitBreaker(threshold=1, cooldown=60)
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
     for _ in range(3):
-        result = client.fetch_contacts("M1001", ["M1001-99999"])
+        result = client.fetch_contacts("M1001", [missing_id(99999)])
         assert result.contacts == () and result.failed == ()
-        assert result.not_found == ("M1001-99999",)
-        assert client.fetch_contact_batch("M1001", ["M1001-99998"]) == []
+        assert result.not_found == (missing_id(99999),)
+        assert client.fetch_contact_batch("M1001", [missing_id(99998)]) == []
     assert not breaker.is_open(client.breaker_key("M1001"))
     assert breaker.store.get(f"{breaker.prefix}:fails:{client.breaker_key('M1001')}") is None
     expected = 200 if shaped.config.single_as_list else 404
     assert {r.status for r in contact_calls(shaped)} == {expected}
     assert len(contact_calls(shaped)) == 6  # a 404 is never retried
-    assert client.fetch_contacts("M1001", ["M1001-00001"]).contacts  # Vitec still answers
+    assert client.fetch_contacts("M1001", [cid(1)]).contacts  # Vitec still answers
 
 
 def test_a_404_for_one_id_is_not_found_but_for_many_a_failure(make_client, sandbox):
@@ -132,20 +133,20 @@ def test_a_404_for_one_id_is_not_found_but_for_many_a_failure(make_client, sandb
     breaker = CircuitBreaker(threshold=1, cooldown=60)
     client = make_client(breaker=breaker, retry=RetryPolicy(max_retries=0))
     sandbox.configure(fault="404")
-    result = client.fetch_contacts("M1001", ["M1001-00001"])
-    assert (result.contacts, result.failed, result.not_found) == ((), (), ("M1001-00001",))
-    result = client.fetch_contacts("M1001", ["M1001-00001", "M1001-00002"])
+    result = client.fetch_contacts("M1001", [cid(1)])
+    assert (result.contacts, result.failed, result.not_found) == ((), (), (cid(1),))
+    result = client.fetch_contacts("M1001", [cid(1), cid(2)])
     (failed,) = result.failed
     assert isinstance(failed.error, NotFoundError)
-    assert failed.ids == ("M1001-00001", "M1001-00002") and result.not_found == ()
+    assert failed.ids == (cid(1), cid(2)) and result.not_found == ()
     with pytest.raises(NotFoundError):
-        client.fetch_contact_batch("M1001", ["M1001-00001", "M1001-00002"])
+        client.fetch_contact_batch("M1001", [cid(1), cid(2)])
     assert not breaker.is_open(client.breaker_key("M1001"))
 
 
 def test_other_failures_of_a_one_id_call_stay_failures(make_client, sandbox):
     sandbox.configure(fault="500")
-    result = make_client().fetch_contacts("M1001", ["M1001-00001"])
+    result = make_client().fetch_contacts("M1001", [cid(1)])
     (failed,) = result.failed
     assert isinstance(failed.error, ServerError) and result.not_found == ()
 
@@ -172,20 +173,22 @@ def test_hand_written_single_objects_through_the_client(make_client, body, conte
 
 
 def test_ids_in_any_letter_case_find_their_contacts(make_client, shaped):
-    result = make_client().fetch_contacts("M1001", ["m1001-00001", "M1001-00002", "m1001-99999"])
+    result = make_client().fetch_contacts(
+        "M1001", [cid(1).lower(), cid(2), missing_id(99999).lower()]
+    )
     # The contacts keep Vitec's spelling; not_found names the id as asked.
-    assert [c.id for c in result.contacts] == ["M1001-00001", "M1001-00002"]
-    assert result.not_found == ("m1001-99999",)
-    assert result.requested == ("m1001-00001", "M1001-00002", "m1001-99999")
-    single = make_client().fetch_contacts("M1001", ["m1001-00003"])
-    assert [c.id for c in single.contacts] == ["M1001-00003"] and single.not_found == ()
+    assert [c.id for c in result.contacts] == [cid(1), cid(2)]
+    assert result.not_found == (missing_id(99999).lower(),)
+    assert result.requested == (cid(1).lower(), cid(2), missing_id(99999).lower())
+    single = make_client().fetch_contacts("M1001", [cid(3).lower()])
+    assert [c.id for c in single.contacts] == [cid(3)] and single.not_found == ()
 
 
 def test_ids_differing_only_in_case_are_asked_once(make_client, sandbox):
     result = make_client().fetch_contacts(
-        "M1001", ["m1001-00001", "M1001-00001", "M1001-00002", "m1001-00002", "M1001-00001"]
+        "M1001", [cid(1).lower(), cid(1), cid(2), cid(2).lower(), cid(1)]
     )
-    assert result.requested == ("m1001-00001", "M1001-00002")
-    assert [c.id for c in result.contacts] == ["M1001-00001", "M1001-00002"]
+    assert result.requested == (cid(1).lower(), cid(2))
+    assert [c.id for c in result.contacts] == [cid(1), cid(2)]
     (call,) = contact_calls(sandbox)
-    assert call.contact_ids == ("m1001-00001", "M1001-00002")
+    assert call.contact_ids == (cid(1).lower(), cid(2))

@@ -13,6 +13,7 @@ from contacts.vitec import client as client_module
 from contacts.vitec.breaker import CircuitBreaker
 from contacts.vitec.errors import ServerError, ValidationError
 from contacts.vitec.retry import RetryPolicy
+from tests.dashboard_fixtures import ids_range
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,7 @@ SANDBOX_INVALID = "The request is invalid."
 
 
 def known_ids(first: int, last: int, customer: str = "M1001") -> list[str]:
-    return [f"{customer}-{n:05d}" for n in range(first, last + 1)]
+    return ids_range(first, last, customer)
 
 
 def contact_calls(sandbox) -> list:

@@ -15,7 +15,6 @@ BROKERS = (
     ("erik", "crmviewer-erik", [("M1001", "Kontoret Södermalm"), ("M1002", "Kontoret Uppsala")]),
 )
 SANDBOX_API_USER = ("demo", "demo")
-SAMPLE_IDS = "M1001-00001, M1001-00002, M1001-00003, M1001-00004, M1001-00010, M1001-00042"
 
 
 class Command(BaseCommand):
@@ -52,5 +51,21 @@ class Command(BaseCommand):
             offices = ", ".join(customer_id for customer_id, _ in customers)
             self.stdout.write(f"  broker {username} / {password}   (customers {offices})")
         self.stdout.write(f"Vitec sandbox: {sandbox_url}  (API user demo / demo)")
-        self.stdout.write(f"  contact ids to try: {SAMPLE_IDS}")
-        self.stdout.write("  any of M1001-00001 ... M1001-02400 and M1002-00001 ... M1002-02400")
+        self._sample_ids()
+
+    def _sample_ids(self) -> None:
+        """A few ids of the sandbox's default data (seed 1) to paste into the lookup."""
+        try:
+            from contacts.vitec.sandbox import SandboxConfig
+            from contacts.vitec.sandbox.data import customer_data, demo_ids
+        except ImportError:  # the sandbox extra (Faker) is not installed
+            return
+        config = SandboxConfig()
+        data = customer_data("M1001", seed=config.seed, count=config.contacts_per_customer)
+        self.stdout.write("  contact ids to try (customer M1001):")
+        for label, contact_id in demo_ids(data).items():
+            self.stdout.write(f"    {label + ':':17} {contact_id}")
+        self.stdout.write(
+            f"  ({config.contacts_per_customer} contacts per customer; "
+            "GET CRM/Contact/M1001 lists every id)"
+        )

@@ -26,7 +26,7 @@ ACCOUNTS_ENV = "VITEC_SANDBOX_ACCOUNTS"
 # Config field names in validation messages -> the command-line option that sets them.
 _OPTION_NAMES = re.compile(
     r"\b(contacts_per_customer|latency_ms|fail_rate|fault_count|retry_after|fault|seed"
-    r"|single_as_list)\b"
+    r"|single_as_list|notify_url)\b"
 )
 
 
@@ -79,6 +79,7 @@ def _config(options: dict[str, Any], accounts: tuple[Account, ...]) -> SandboxCo
             fault_count=options["fault_count"],
             retry_after=options["retry_after"],
             single_as_list=options["single_as_list"],
+            notify_url=options["notify_url"],
         )
     except ValueError as exc:
         message = _OPTION_NAMES.sub(lambda m: "--" + m[0].replace("_", "-"), str(exc))
@@ -115,6 +116,12 @@ class Command(BaseCommand):
             "--single-as-list",
             action="store_true",
             help="answer a one-id path (no comma) with a list, not the contact object itself",
+        )
+        parser.add_argument(
+            "--notify-url",
+            default=None,
+            help="POST Vitec's notification JSON here for each contact changed through the "
+            "control API (/_sandbox/contacts/...)",
         )
         parser.add_argument(
             "--accounts",
@@ -176,6 +183,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Fault switched on: {config.fault}")
         if config.single_as_list:
             self.stdout.write("One-id paths answer a list (--single-as-list)")
+        if config.notify_url:
+            self.stdout.write(f"Notifications of changed contacts go to {config.notify_url}")
         self.stdout.flush()
 
     def _serve(self, server: SandboxServer) -> None:

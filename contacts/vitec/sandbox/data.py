@@ -5,6 +5,15 @@ Every contact is the exact wire dict (camelCase JSON keys) Vitec Connect would s
 from a SHA-256 digest (never Python's salted hash()) and no value depends on today's date.
 Faker only fills name/street/company pools; everything else is drawn from one seeded
 random.Random, which keeps 2,400 contacts well under a second.
+
+Ids have Vitec's real shape: contacts `ADR` + 32 upper-case hex digits, users (agents) `HAN` + 32
+upper-case hex digits, each a SHA-256 digest of (seed, customer, position): see contact_id() and
+user_id().
+
+Fixed positions (_Generator._EDGES) always hold the same kind of contact; positions 11 and up hold
+the odd shapes Vitec may send (the empty .NET date, numeric enums, an Association contact, only a
+second e-mail address, coordinates 0/0, a deceased person, an estate without telephone, a company
+name of exactly 100 characters). The odd shapes also turn up, rarely, at random positions.
 """
 
 from __future__ import annotations
@@ -13,8 +22,9 @@ import hashlib
 import random
 import threading
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -29,14 +39,29 @@ except ImportError as exc:  # pragma: no cover - exercised through the managemen
 
 __all__ = [
     "CONTACT_TYPES",
+    "EMPTY_DATE",
+    "RELATION_TYPES",
     "CustomerData",
+    "apply_changes",
+    "contact_id",
     "customer_data",
+    "demo_ids",
     "derive_seed",
     "format_timestamp",
     "generate_customer_data",
+    "reverse_relations_of",
+    "user_id",
 ]
 
 CONTACT_TYPES = ("Person", "Company", "DeceasedEstate")
+# Types drawn at random positions: the three documented ones, and now and then an Association
+# (förening), a type Vitec's notifications name but the contacts page does not document.
+_RANDOM_TYPES = (*CONTACT_TYPES, "Association")
+_RANDOM_TYPE_WEIGHTS = (75, 20, 5, 0.3)
+# .NET's DateTime.MinValue: a date that was never set.
+EMPTY_DATE = "0001-01-01T00:00:00"
+# MatchingWatched as numbers (Vitec may send an enum either way).
+_MATCHING_NUMBERS = {"Yes": 0, "No": 1, "NotAsked": 2}
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 # Fixed window so the data never depends on when it is generated.
@@ -49,7 +74,7 @@ MAX_LENGTHS = {
     "firstName": 30,
     "lastName": 30,
     "socialSecurityNumber": 20,
-    "companyName": 50,  # the seed page says 50, connect-api.md 100: keep to the stricter one
+    "companyName": 100,  # connect-api.md: name (100); a few generated names are that long
     "corporateNumber": 20,
     "homePage": 60,
     "estateName": 30,
@@ -161,6 +186,31 @@ _COMPANY_CATEGORY_POOL = (
 )
 _COMPANY_SYSTEM_CATEGORIES = ("Importerad", "Tidigare uppdragsgivare")
 
+# ContactRelationType: name -> number (Vitec sends either).
+RELATION_TYPES: Mapping[str, int] = MappingProxyType(
+    {
+        "EstateParty": 2,
+        "CompanySignatory": 3,
+        "CompanyContactPerson": 4,
+        "PowerOfAttorney": 5,
+        "Guardian": 6,
+        "LimitedGuardian": 7,
+        "Representative": 8,
+        "ExecutorUnderTheWill": 9,
+        "EstateAdministrator": 10,
+        "Deceased": 100,
+    }
+)
+
+_USER_TITLES = (
+    "Fastighetsmäklare",
+    "Fastighetsmäklare",
+    "Registrerad fastighetsmäklare",
+    "Mäklarassistent",
+    "Kontorschef",
+    "Säljare nyproduktion",
+)
+
 _FOREIGN_CORPORATE_NUMBERS = ("NO 923 456 789", "DK 12345678", "FI 1234567-8", "DE 811 907 980")
 
 
@@ -183,12 +233,53 @@ class CustomerData:
     # Per contact: lower-cased searchable texts and digit-only numbers (for phones/ids).
     search_texts: tuple[tuple[str, ...], ...]
     search_digits: tuple[tuple[str, ...], ...]
+    # ContactRelations: contact id -> its relations ({"relation": name or number, "contactId"});
+    # contacts without any are absent. reverse_relations is computed from relations (A lists
+    # {R, B} -> B's reverse list holds {R, A}); the server reads relations only from these two.
+    relations: Mapping[str, tuple[dict[str, Any], ...]]
+    reverse_relations: Mapping[str, tuple[dict[str, Any], ...]]
+    # GetUser: a user per agent id, plus one archived user who is nobody's agent.
+    users: tuple[dict[str, Any], ...]
+
+
+def _hex_id(kind: str, customer_id: str, seed: int, n: int) -> str:
+    digest = hashlib.sha256(f"vitec-sandbox:{kind}:{seed}:{customer_id}:{n}".encode())
+    return digest.hexdigest()[:32].upper()
+
+
+def contact_id(customer_id: str, seed: int, n: int) -> str:
+    """The id of contact number n (1-based) of a customer: `ADR` + 32 upper-case hex digits."""
+    return "ADR" + _hex_id("contact", customer_id, seed, n)
+
+
+def user_id(customer_id: str, seed: int, n: int) -> str:
+    """The id of user (agent) number n of a customer: `HAN` + 32 upper-case hex digits."""
+    return "HAN" + _hex_id("user", customer_id, seed, n)
+
+
+def _date_of_birth(birth: date) -> str:
+    """Midnight of the date with Stockholm's offset that day: `1957-03-14T00:00:00+01:00`."""
+    offset = datetime.combine(birth, datetime.min.time(), STOCKHOLM).strftime("%z")
+    return f"{birth:%Y-%m-%d}T00:00:00{offset[:3]}:{offset[3:]}"
 
 
 def derive_seed(customer_id: str, seed: int) -> int:
     """A process-independent integer seed for one customer."""
     digest = hashlib.sha256(f"vitec-sandbox:{seed}:{customer_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def reverse_relations_of(
+    relations: Mapping[str, Iterable[Mapping[str, Any]]],
+) -> Mapping[str, tuple[dict[str, Any], ...]]:
+    """If A lists {R, B}, B's reverse list holds {R, A} (in the order of A, then of A's list)."""
+    reverse: dict[str, list[dict[str, Any]]] = {}
+    for contact_id, listed in relations.items():
+        for relation in listed:
+            reverse.setdefault(relation["contactId"], []).append(
+                {"relation": relation["relation"], "contactId": contact_id}
+            )
+    return MappingProxyType({key: tuple(value) for key, value in reverse.items()})
 
 
 def format_timestamp(epoch_ticks: int) -> str:
@@ -214,6 +305,101 @@ def customer_data(customer_id: str, *, seed: int = 1, count: int = 2400) -> Cust
                 _cache.pop(next(iter(_cache)))
             _cache[key] = data
         return data
+
+
+def apply_changes(
+    base: CustomerData,
+    changed: Mapping[str, dict[str, Any]],
+    removed: AbstractSet[str],
+) -> CustomerData:
+    """The data of `base` with contacts changed, added and removed (all keyed by id casefolded).
+
+    A changed contact takes the place of the base one (same position in `contacts`, so the
+    order of the id list and of Search ties stays put); one the base lacks is appended, in the
+    order of `changed`. A removed contact is left out everywhere, also from the relations of
+    every other contact. Unchanged contacts and their search texts are shared with `base`, so
+    this costs one pass over the contacts and no deep copies."""
+    contacts: list[dict[str, Any]] = []
+    texts: list[tuple[str, ...]] = []
+    digits: list[tuple[str, ...]] = []
+    placed: set[str] = set()
+    for index, contact in enumerate(base.contacts):
+        folded = contact["id"].casefold()
+        if folded in removed:
+            continue
+        replacement = changed.get(folded)
+        if replacement is None:
+            contacts.append(contact)
+            texts.append(base.search_texts[index])
+            digits.append(base.search_digits[index])
+        else:
+            placed.add(folded)
+            contacts.append(replacement)
+            texts.append(_search_texts(replacement))
+            digits.append(_search_digits(replacement))
+    for folded, contact in changed.items():
+        if folded not in placed and folded not in removed:
+            contacts.append(contact)
+            texts.append(_search_texts(contact))
+            digits.append(_search_digits(contact))
+    dropped = removed | changed.keys()
+    by_id = {key: value for key, value in base.by_id.items() if key.casefold() not in dropped}
+    by_folded = {key: value for key, value in base.by_folded_id.items() if key not in dropped}
+    for folded, contact in changed.items():
+        if folded not in removed:
+            by_id[contact["id"]] = contact
+            by_folded[folded] = contact
+
+    def without_removed(
+        relations: Mapping[str, Iterable[Mapping[str, Any]]],
+    ) -> Mapping[str, tuple[dict[str, Any], ...]]:
+        kept: dict[str, tuple[dict[str, Any], ...]] = {}
+        for key, listed in relations.items():
+            if key.casefold() in removed:
+                continue
+            entries = tuple(
+                dict(relation)
+                for relation in listed
+                if str(relation["contactId"]).casefold() not in removed
+            )
+            if entries:
+                kept[key] = entries
+        return MappingProxyType(kept)
+
+    if removed:
+        relations = without_removed(base.relations)
+        reverse_relations = without_removed(base.reverse_relations)
+    else:
+        relations, reverse_relations = base.relations, base.reverse_relations
+    return replace(
+        base,
+        contacts=tuple(contacts),
+        by_id=MappingProxyType(by_id),
+        by_folded_id=MappingProxyType(by_folded),
+        search_texts=tuple(texts),
+        search_digits=tuple(digits),
+        relations=relations,
+        reverse_relations=reverse_relations,
+    )
+
+
+def demo_ids(data: CustomerData) -> dict[str, str]:
+    """A few ids worth trying in a demo: label -> contact id (a label is left out when the data
+    set has no such contact)."""
+    picks: dict[str, str] = {}
+    wanted: dict[str, Callable[[dict[str, Any]], bool]] = {
+        "person": lambda c: bool(c["type"] == "Person" and c.get("email") and c.get("telephone")),
+        "company": lambda c: c["type"] == "Company",
+        "deceased estate": lambda c: c["type"] == "DeceasedEstate",
+        "with relations": lambda c: (
+            c["type"] == "Company" and len(data.relations.get(c["id"], ())) >= 2
+        ),
+    }
+    for label, fits in wanted.items():
+        found = next((c["id"] for c in data.contacts if fits(c)), None)
+        if found is not None:
+            picks[label] = found
+    return picks
 
 
 def generate_customer_data(customer_id: str, *, seed: int = 1, count: int = 2400) -> CustomerData:
@@ -258,8 +444,11 @@ class _Generator:
         self.streets = tuple(fake.street_name() for _ in range(150))
         self.companies = tuple(fake.company() for _ in range(120))
         rng = self.rng
-        self.agent_ids = tuple(f"AGT-{customer_id}-{n}" for n in range(1, rng.randint(3, 6) + 1))
+        self.agent_ids = tuple(
+            user_id(customer_id, seed, n) for n in range(1, rng.randint(3, 6) + 1)
+        )
         self.agent_weights = tuple(rng.randint(1, 6) for _ in self.agent_ids)
+        self.archived_user_id = user_id(customer_id, seed, len(self.agent_ids) + 1)
         person_names = [*rng.sample(_PERSON_CATEGORY_POOL, 8), *_PERSON_SYSTEM_CATEGORIES]
         company_names = [*rng.sample(_COMPANY_CATEGORY_POOL, 4), *_COMPANY_SYSTEM_CATEGORIES]
         rng.shuffle(person_names)
@@ -332,8 +521,10 @@ class _Generator:
         if rng.random() < 0.25:
             street += f" lgh {rng.randint(10, 16)}{rng.randint(1, 9):02d}"
         zip_code = f"{zip_start + rng.randrange(zip_span)} {rng.randint(30, 99):02d}"
-        coordinate = None
-        if rng.random() < 0.9:
+        coordinate: dict[str, float] | None = None
+        if rng.random() < 0.005:
+            coordinate = {"longitude": 0.0, "latitude": 0.0}  # not geocoded
+        elif rng.random() < 0.9:
             coordinate = {
                 "longitude": round(lon + rng.uniform(-0.015, 0.015), 6),
                 "latitude": round(lat + rng.uniform(-0.012, 0.012), 6),
@@ -406,7 +597,7 @@ class _Generator:
         else:
             changed_ticks, changed = self.timestamp_between(created_ticks, window_end)
         contact: dict[str, Any] = {
-            "id": f"{self.customer_id}-{n:05d}",
+            "id": contact_id(self.customer_id, self.seed, n),
             "type": contact_type,
             "customerId": self.customer_id,
             "agentId": rng.choices(self.agent_ids, self.agent_weights)[0]
@@ -455,7 +646,7 @@ class _Generator:
             lastName=last,
             socialSecurityNumber=ssn,
             isForeignSocialSecurityNumber=foreign,
-            dateOfBirth=f"{birth:%Y-%m-%d}T00:00:00" if birth is not None else None,
+            dateOfBirth=_date_of_birth(birth) if birth is not None else None,
             telephone=telephone,
             leadScore=rng.choices(range(6), (40, 20, 15, 12, 8, 5))[0],
             wantsToBeMatched=wants,
@@ -464,6 +655,22 @@ class _Generator:
             isCompanyPerson=rng.random() < 0.08,
             gdprApprovalDate=gdpr,
         )
+        if edge == "empty-dates" or (edge is None and rng.random() < 0.003):
+            contact.update(
+                gdprApprovalDate=EMPTY_DATE,
+                matchingChangedAt=EMPTY_DATE,
+                dateOfBirth=f"{EMPTY_DATE}+01:00",
+            )
+        if edge == "numeric-matching" or (edge is None and rng.random() < 0.03):
+            contact["wantsToBeMatched"] = _MATCHING_NUMBERS[wants]
+        if edge == "second-email-only" or (edge is None and rng.random() < 0.005):
+            second = f"{_ascii_slug(first)}.{_ascii_slug(last)}@jobb.se"
+            contact["email"] = {"emailAddress": None, "emailAddress2": second}
+        if edge == "zero-coordinates":
+            address: dict[str, Any] = contact["address"] or self.address() or {}
+            contact["address"] = {**address, "wgs84Coordinate": {"longitude": 0.0, "latitude": 0.0}}
+        if edge == "deceased":
+            contact["isDeceased"] = True
         if edge == "sparse":
             contact.update(address=None, email=None, note=None, agentId=None)
             contact["telephone"] = {"home": None, "work": None, "cell": None, "other": None}
@@ -486,7 +693,18 @@ class _Generator:
             name = f"{last} Bygg & Förvaltning AB"
         else:
             name = f"{last}s Advokatbyrå KB"
-        name = name[: MAX_LENGTHS["companyName"]]
+        if edge == "long-name":
+            name = _exactly(
+                f"Bostadsrättsföreningen {rng.choice(self.streets)} {rng.randint(1, 40)} i "
+                f"{rng.choice(_CITIES)[0]}, Fastighetsförvaltning, Byggnation och Förmedling "
+                "av Bostäder och Lokaler Ekonomisk Förening",
+                MAX_LENGTHS["companyName"],
+            )
+        elif rng.random() < 0.02:
+            name = (
+                f"{name} Fastighetsförvaltning och Byggnadsentreprenad i {rng.choice(_CITIES)[0]}"
+            )
+        name = name[: MAX_LENGTHS["companyName"]].rstrip()
         foreign = edge == "foreign" or rng.random() < 0.02
         number = rng.choice(_FOREIGN_CORPORATE_NUMBERS) if foreign else self.organisationsnummer()
         slug = _ascii_slug(name.replace(" ", ""))[:40]
@@ -526,7 +744,7 @@ class _Generator:
             ssn = f"{birth:%d%m%y}-{rng.randint(10000, 99999)}"
         else:
             ssn = self.personnummer(birth, female=female, long=rng.random() < 0.5)
-        # The estate is usually reached through a relative or the estate's lawyer.
+        # The estate is usually reached through a relative or the estate's lawyer (its relations).
         relative_first, relative_last, _ = self.person_name()
         contact.update(
             email=self.email_for(relative_first, relative_last),
@@ -540,6 +758,26 @@ class _Generator:
                 "cell": self.maybe(0.7, self.cell_phone),
                 "other": self.maybe(0.1, self.cell_phone),
             },
+        )
+        if edge == "no-telephone":
+            contact["telephone"] = None  # whom to call: the estate's relations
+        return contact
+
+    def association(self, n: int, *, edge: str | None = None) -> dict[str, Any]:
+        """A förening: a type the contacts page does not document (`name` and little else)."""
+        rng = self.rng
+        contact, _created, _changed = self.common(n, "Association")
+        name = f"{rng.choice(('Brf', 'Bostadsrättsföreningen', 'Samfällighetsföreningen'))} "
+        name += f"{rng.choice(self.streets)} {rng.randint(1, 40)}"
+        body = f"7{rng.randint(10, 99)}{rng.randint(0, 999):03d}{rng.randint(0, 999):03d}"
+        number = body + str(_luhn_digit(body))
+        slug = _ascii_slug(name.replace(" ", ""))[:40]
+        contact.update(
+            email={"emailAddress": f"styrelsen@{slug}.se", "emailAddress2": None},
+            name=name[: MAX_LENGTHS["companyName"]],
+            corporateNumber=f"{number[:6]}-{number[6:]}",
+            isForeignCorporateNumber=False,
+            telephone={"switch": self.maybe(0.5, self.landline), "other": None},
         )
         return contact
 
@@ -558,6 +796,14 @@ class _Generator:
             8: ("Person", "markup"),
             9: ("DeceasedEstate", "non-ascii"),
             10: ("DeceasedEstate", "foreign"),
+            11: ("Person", "empty-dates"),
+            12: ("Person", "numeric-matching"),
+            13: ("Association", None),
+            14: ("Person", "second-email-only"),
+            15: ("Person", "zero-coordinates"),
+            16: ("Person", "deceased"),
+            17: ("DeceasedEstate", "no-telephone"),
+            18: ("Company", "long-name"),
         }
     )
 
@@ -567,14 +813,16 @@ class _Generator:
             "Person": self.person,
             "Company": self.company,
             "DeceasedEstate": self.deceased_estate,
+            "Association": self.association,
         }
         contacts: list[dict[str, Any]] = []
         for n in range(1, count + 1):
             contact_type, edge = self._EDGES.get(n, (None, None))
             if contact_type is None:
-                contact_type = rng.choices(CONTACT_TYPES, (75, 20, 5))[0]
+                contact_type = rng.choices(_RANDOM_TYPES, _RANDOM_TYPE_WEIGHTS)[0]
             contacts.append(makers[contact_type](n, edge=edge))
         self._use_every_category(contacts)
+        relations = self._relations(contacts)
         return CustomerData(
             customer_id=self.customer_id,
             seed=self.seed,
@@ -586,6 +834,102 @@ class _Generator:
             agent_ids=self.agent_ids,
             search_texts=tuple(_search_texts(c) for c in contacts),
             search_digits=tuple(_search_digits(c) for c in contacts),
+            relations=relations,
+            reverse_relations=reverse_relations_of(relations),
+            users=self._users(),
+        )
+
+    def _side_rng(self, purpose: str) -> random.Random:
+        """A generator of its own, so adding relations or users never changes the contacts."""
+        digest = hashlib.sha256(
+            f"vitec-sandbox:{purpose}:{self.seed}:{self.customer_id}".encode()
+        ).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def _relations(
+        self, contacts: list[dict[str, Any]]
+    ) -> Mapping[str, tuple[dict[str, Any], ...]]:
+        """Estates' parties, companies' signatories, persons' attorneys: same customer only."""
+        rng = self._side_rng("relations")
+        persons = [c for c in contacts if c["type"] == "Person"]
+        living = [c["id"] for c in persons if not c.get("isDeceased")]
+        deceased = [c["id"] for c in persons if c.get("isDeceased")]
+        company_persons = [c["id"] for c in persons if c.get("isCompanyPerson")]
+        unused_deceased = list(deceased)
+        relations: dict[str, list[dict[str, Any]]] = {}
+
+        def relation(name: str) -> str | int:
+            # Vitec enums may come as names or numbers: a few relations carry the number.
+            return RELATION_TYPES[name] if rng.random() < 0.06 else name
+
+        def add(owner: str, name: str, target: str) -> None:
+            listed = relations.setdefault(owner, [])
+            if target == owner or any(
+                r["contactId"] == target and r["relation"] in (name, RELATION_TYPES[name])
+                for r in listed
+            ):
+                return
+            listed.append({"relation": relation(name), "contactId": target})
+
+        if not living:
+            return MappingProxyType({})
+        for contact in contacts:
+            owner = contact["id"]
+            if contact["type"] == "DeceasedEstate":
+                for party in rng.sample(living, min(len(living), rng.randint(1, 4))):
+                    add(owner, "EstateParty", party)
+                if rng.random() < 0.6:
+                    add(owner, "EstateAdministrator", rng.choice(living))
+                if rng.random() < 0.25:
+                    add(owner, "ExecutorUnderTheWill", rng.choice(living))
+                if unused_deceased and rng.random() < 0.5:
+                    add(owner, "Deceased", unused_deceased.pop(rng.randrange(len(unused_deceased))))
+            elif contact["type"] in ("Company", "Association"):
+                if rng.random() < 0.85:
+                    for _ in range(rng.randint(1, 2)):
+                        pool = company_persons if company_persons and rng.random() < 0.7 else living
+                        add(owner, "CompanySignatory", rng.choice(pool))
+                if rng.random() < 0.3:
+                    pool = company_persons if company_persons and rng.random() < 0.7 else living
+                    add(owner, "CompanyContactPerson", rng.choice(pool))
+            elif (
+                contact["type"] == "Person"
+                and not contact.get("isDeceased")
+                and rng.random() < 0.03
+            ):
+                name = rng.choice(
+                    ("PowerOfAttorney", "Guardian", "LimitedGuardian", "Representative")
+                )
+                add(owner, name, rng.choice(living))
+        return MappingProxyType({k: tuple(v) for k, v in relations.items() if v})
+
+    def _users(self) -> tuple[dict[str, Any], ...]:
+        """GetUser: one public user per agent id, then one archived user (nobody's agent)."""
+        rng = self._side_rng("users")
+        user_ids = [*self.agent_ids, self.archived_user_id]
+        users = []
+        for index, user_id in enumerate(user_ids):
+            female = rng.random() < 0.5
+            first = rng.choice(self.female_names if female else self.male_names)
+            last = rng.choice(self.last_names)
+            archived = index == len(user_ids) - 1
+            users.append(
+                {
+                    "userId": user_id,
+                    "userName": f"{first} {last}",
+                    "title": rng.choice(_USER_TITLES),
+                    "emailAddress": f"{_ascii_slug(first)}.{_ascii_slug(last)}@maklarbyran.se",
+                    "cellPhone": self.cell_phone_from(rng),
+                    "archived": archived,
+                }
+            )
+        return tuple(users)
+
+    @staticmethod
+    def cell_phone_from(rng: random.Random) -> str:
+        prefix = rng.choice(("70", "72", "73", "76", "79"))
+        return (
+            f"0{prefix}-{rng.randint(100, 999)} {rng.randint(0, 99):02d} {rng.randint(0, 99):02d}"
         )
 
     def _use_every_category(self, contacts: list[dict[str, Any]]) -> None:
@@ -605,12 +949,20 @@ class _Generator:
                 )
 
 
-def _search_texts(contact: dict[str, Any]) -> tuple[str, ...]:
+def _exactly(text: str, length: int) -> str:
+    """Text cut or padded to exactly `length` characters, never ending in a space."""
+    while len(text) < length:
+        text += " AB"
+    text = text[:length]
+    return text if not text.endswith(" ") else text[:-1] + "B"
+
+
+def _search_texts(contact: Mapping[str, Any]) -> tuple[str, ...]:
     texts = []
-    if contact["type"] == "Person":
-        texts.append(f"{contact['firstName']} {contact['lastName']}")
+    if contact.get("type") == "Person":
+        texts.append(f"{contact.get('firstName') or ''} {contact.get('lastName') or ''}".strip())
     else:
-        texts.append(contact["name"])
+        texts.append(contact.get("name") or "")
     number = contact.get("socialSecurityNumber") or contact.get("corporateNumber")
     if number:
         texts.append(number)
@@ -620,7 +972,7 @@ def _search_texts(contact: dict[str, Any]) -> tuple[str, ...]:
     return tuple(text.casefold() for text in texts)
 
 
-def _search_digits(contact: dict[str, Any]) -> tuple[str, ...]:
+def _search_digits(contact: Mapping[str, Any]) -> tuple[str, ...]:
     numbers = [contact.get("socialSecurityNumber") or contact.get("corporateNumber")]
     numbers.extend((contact.get("telephone") or {}).values())
     return tuple(d for d in (_digits(number) for number in numbers) if d)

@@ -10,7 +10,20 @@ Choices where Vitec documents nothing:
   only) a missing customerId 400, then 403 for a customer outside the account, then any fault,
   then validation 400. Latency is slept before every Vitec API answer, whatever it is.
 - XML (`Accept: application/xml` or `text/xml`) is served by the contact endpoints only; the id
-  list, Search and GetCategories always answer JSON, and errors are always JSON.
+  list, Search, search/SocialNumber, ContactRelations, GetCategories and GetUser always answer
+  JSON, and errors are always JSON.
+- GetCategories and GetUser answer a missing customer id with 400 (before the 403 check).
+- `CRM/Contact/{customerId}/{contactId}/ContactRelations`: the contact id is matched without
+  regard to letter case; an unknown contact is 404 with the one-contact route's message; a
+  contact without relations has `[]` for both lists. A relation's type comes as its name or,
+  now and then, as its number (both are Vitec's enum). Relations are read only from
+  CustomerData.relations / reverse_relations.
+- `search/SocialNumber`: the number must be 10 to 13 characters (400 otherwise). A Swedish-shaped
+  number (10 or 12 digits, with or without `-`/`+`) matches on its last 10 digits, so century
+  digits and separators do not matter; any other (foreign) number matches the stored number
+  exactly once spaces are removed on both sides. MaxSize as in Search.
+- GetUser: `UserId` matches without regard to letter case; `SearchText` is a case-insensitive
+  substring of the user's name, title or e-mail address. Archived users are listed too.
 - In the `?contactIds=` query form the value is decoded first and then split on commas (as ASP.NET
   binds a string), so there an encoded comma separates ids too; the path form keeps `%2C` inside.
 - "hang" answers nothing: after `slow_body_seconds` (or at stop()) the connection is closed.
@@ -22,6 +35,50 @@ Choices where Vitec documents nothing:
 - Ids are matched without regard to letter case, as Vitec does; an answer carries each contact's
   own spelling of its id.
 - Every faulted answer carries an `X-Sandbox-Fault` header naming the fault.
+- A few contacts are of type `Association` (förening), which Vitec's notifications name but the
+  contacts page does not document. The id list (`GET CRM/Contact/{customerId}`) has no group for
+  it and lists it under `companies`; the list and one-contact routes answer it (in XML as a plain
+  `CrmContact`, without `i:type`); the one-type routes (`.../Person/`, `.../Company/`,
+  `.../DeceasedEstate/`) never return it; Search finds it by name.
+
+Contacts that change while the sandbox runs (for sync tests and demos):
+- Each server holds an overlay of changes per customer id (thread-safe): contacts updated or
+  added, and contacts removed. Every Vitec endpoint serves the generated data (the module-level
+  `customer_data`, looked up per request so tests may patch it) with the overlay on top: the
+  contact routes (JSON and XML, list, one-id and one-type), the id list and its filters (which
+  see the new `changedAt`), Search, search/SocialNumber and ContactRelations (a removed contact
+  has no relations, 404 there, and is left out of every other contact's relations). A customer
+  without changes is served the generated data itself; with changes, a merged copy
+  (`SandboxServer.customer_view`) is built once per change and cached. A changed contact keeps
+  its place in the id list and in Search ties; an added one comes last.
+- Python API (ids match without regard to letter case, and raise UnknownContact, a LookupError,
+  for an unknown contact and ValueError for bad input):
+  `contact_update(customer_id, contact_id, changes) -> contact`: merges camelCase fields into
+  the contact (objects such as `email` key by key, anything else replaced; `id` and
+  `customerId` cannot change) or, for an unknown id and `changes` with a "type", adds it
+  (createdAt defaults to now, agentId to null); `changedAt` becomes now (real time, Vitec's
+  seven fractional digits and Stockholm offset, strictly increasing from call to call).
+  `contact_remove(customer_id, contact_id)`. `contacts_merge(customer_id, target_id,
+  source_ids) -> target`: the sources are removed (their relations go with them) and the
+  target's `changedAt` becomes now. `changes_reset()` forgets every change and notification.
+- Control API (no auth, JSON bodies and answers, errors `{"message": ...}`):
+  `PUT /_sandbox/contacts/{customerId}/{contactId}` with the changes -> 200 and the contact;
+  `DELETE /_sandbox/contacts/{customerId}/{contactId}` -> 200 `{"status": "ok"}`;
+  `POST /_sandbox/contacts/{customerId}/merge` with `{"target": id, "sources": [ids]}` -> 200
+  and the target; `DELETE /_sandbox/contacts` resets every change; `GET /_sandbox/notifications`
+  lists the notifications sent. 400 for a body that is no JSON object or bad changes, 404 for
+  an unknown contact (or an unknown target or source of a merge).
+- Notifications: when the runtime setting `notify_url` (`PUT /_sandbox/config`,
+  `--notify-url`) is set, every change above POSTs Vitec's notification JSON there, from one
+  background thread (never blocking the change; in order; timeout 2 s; failures logged, never
+  raised). Update/Remove: `{"name": "crmviewer", "type": "Contact", "subtype": "Person" |
+  "Company" | "Estate" | "Association", "event": "Update" | "Remove", "id", "customerId",
+  "chainId": null, "tenantId": null}`; merge: `{"type": "Merge", "event": "Merge", "subtype"
+  (the target's, "Person" for a person), "id": target, "destinationId": target, "sourceIds",
+  "customerId"}`. The same parameters go in the query string too, as Vitec does, except
+  `destinationId` and `sourceIds`; null values are left out there. Each one sent is recorded
+  (`SandboxServer.notifications`: url with query, body, the receiver's status or the error);
+  `changes_reset` clears them and drops any not yet sent.
 """
 
 from __future__ import annotations
@@ -32,35 +89,50 @@ import contextlib
 import copy
 import hmac
 import json
+import logging
 import math
+import queue
 import random
 import re
 import socket
 import socketserver
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote, unquote_plus, urlencode, urlsplit
 
-from contacts.vitec.sandbox.data import STOCKHOLM, CustomerData, customer_data
+from contacts.vitec.sandbox.data import (
+    STOCKHOLM,
+    CustomerData,
+    apply_changes,
+    customer_data,
+    format_timestamp,
+)
 from contacts.vitec.sandbox.xml import contact_to_xml, contacts_to_xml
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
     "FAULTS",
+    "NOTIFICATION_NAME",
     "RUNTIME_FIELDS",
     "Account",
+    "NotificationRecord",
     "RequestRecord",
     "SandboxConfig",
     "SandboxServer",
     "SandboxStats",
+    "UnknownContact",
     "parse_accounts",
 ]
+
+logger = logging.getLogger(__name__)
 
 FAULTS = (
     "500",
@@ -86,6 +158,7 @@ RUNTIME_FIELDS = (
     "retry_after",
     "slow_body_seconds",
     "single_as_list",
+    "notify_url",
 )
 
 MAX_IDS_PER_CALL = 20
@@ -93,6 +166,8 @@ MAX_ID_LENGTH = 40
 MAX_SEARCH_SIZE = 1000
 DEFAULT_SEARCH_SIZE = 50
 MIN_TERM_LENGTH = 5
+MIN_SOCIAL_NUMBER_LENGTH = 10
+MAX_SOCIAL_NUMBER_LENGTH = 13
 MAGIC_FAULT_PREFIX = "fault-"
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -118,6 +193,18 @@ _HTML_BODY = (
     b"</body></html>\n"
 )
 _MAX_REQUEST_BODY = 1_000_000
+
+# Notifications (webhooks): the subscription name in every body, Vitec's subtype per contact
+# type, and how long a receiver may take (Vitec's own limit).
+NOTIFICATION_NAME = "crmviewer"
+NOTIFY_TIMEOUT = 2.0
+_SUBTYPES = {
+    "Person": "Person",
+    "Company": "Company",
+    "DeceasedEstate": "Estate",
+    "Association": "Association",
+}
+_NOT_IN_QUERY = frozenset({"destinationId", "sourceIds"})
 _NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
 
 
@@ -217,6 +304,17 @@ def _validated(name: str, value: Any) -> Any:
         if not _is_number(value) or not 0 <= value <= 3600:
             raise ValueError("slow_body_seconds must be a number of seconds between 0 and 3600")
         return float(value)
+    if name == "notify_url":
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("notify_url must be null or an http(s) URL")
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or parts.fragment:
+            raise ValueError(
+                f"notify_url must be null or an http(s) URL without a #fragment (got {value!r})"
+            )
+        return value.strip()
     raise ValueError(f"unknown sandbox setting {name!r}")
 
 
@@ -233,6 +331,9 @@ class SandboxConfig:
     slow_body_seconds: float = 5.0  # how long "slow" trickles the body (and "hang" waits)
     # A one-id path (no comma) answers a list, as the list route does, instead of the object.
     single_as_list: bool = False
+    # Where each change made through the sandbox (contact_update and friends) is notified, as
+    # Vitec's webhooks do; None sends nothing.
+    notify_url: str | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -282,7 +383,9 @@ def parse_accounts(text: str) -> tuple[Account, ...]:
 class RequestRecord:
     method: str
     raw_path: str
-    endpoint: str  # "contacts", "contact-ids", "search", "categories" or "other"
+    # "contacts", "contact-ids", "search", "social-number", "relations", "categories", "users"
+    # or "other"
+    endpoint: str
     customer_id: str | None
     contact_ids: tuple[str, ...]  # the decoded ids of a contacts call, as asked
     status: int  # 0 when no answer was sent (the "hang" fault)
@@ -386,6 +489,110 @@ class _Call:
     query: dict[str, list[str]] = field(default_factory=dict)
 
 
+class UnknownContact(LookupError):
+    """A contact the sandbox does not have (never had, or removed or merged away)."""
+
+    def __init__(self, customer_id: str, contact_id: str) -> None:
+        self.customer_id = customer_id
+        self.contact_id = contact_id
+        super().__init__(f"Kontakten '{contact_id}' hittades inte.")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """One notification the sandbox sent: where (query string included), what, and how it went:
+    the receiver's status, or the error (timeout, refused connection) when there was none."""
+
+    url: str
+    body: dict[str, Any]
+    status: int | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "body": self.body, "status": self.status, "error": self.error}
+
+
+@dataclass
+class _Overlay:
+    """The changes to one customer's contacts, keyed by contact id casefolded."""
+
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # updated or added
+    removed: set[str] = field(default_factory=set)
+    version: int = 0
+
+
+def _check_id(label: str, value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{label} must be a string of 1 to {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _deep_merge(target: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """Merge `changes` into `target`: objects key by key (so `{"email": {"emailAddress": x}}`
+    keeps the other e-mail fields), anything else (lists too) replaced."""
+    for key, value in changes.items():
+        current = target.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            _deep_merge(current, value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _check_contact(contact: Mapping[str, Any]) -> None:
+    """Raise ValueError unless the endpoints can serve the contact."""
+    if contact.get("type") not in _SUBTYPES:
+        raise ValueError(f"type must be one of: {', '.join(_SUBTYPES)}")
+    for key in ("createdAt", "changedAt"):
+        value = contact.get(key)
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ValueError(f"{key} must be an ISO 8601 timestamp (got {value!r})")
+    for key in ("agentId", "socialSecurityNumber", "corporateNumber"):
+        if not isinstance(contact.get(key), str | None):
+            raise ValueError(f"{key} must be a string or null")
+    for key in ("email", "telephone", "address"):
+        value = contact.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"{key} must be an object or null")
+        strings = all(isinstance(v, str | None) for v in (value or {}).values())
+        if key != "address" and not strings:
+            raise ValueError(f"the values of {key} must be strings or null")
+
+
+def _post_json(url: str, body: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """POST `body` as JSON (no proxy, NOTIFY_TIMEOUT); the receiver's status, or the error."""
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    # notify_url is checked to be http(s) (_validated), so no file: or custom scheme gets here.
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "VitecConnectSandbox/1.0",
+        },
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=NOTIFY_TIMEOUT) as response:
+            response.read()
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        with contextlib.suppress(OSError):
+            exc.read()
+        exc.close()
+        return exc.code, None
+    except (OSError, ValueError) as exc:  # URLError, timeouts and refused connections
+        reason = getattr(exc, "reason", None)
+        return None, f"{type(exc).__name__}: {reason if reason is not None else exc}"
+
+
 class SandboxServer:
     """A Vitec Connect stand-in on a loopback port. Binds in __init__; `start()` serves."""
 
@@ -415,6 +622,17 @@ class SandboxServer:
         self.host = host
         self.port = bound_port
         self.base_url = f"http://{url_host}:{bound_port}"
+        # Contacts changed while the sandbox runs (see customer_view) and their notifications.
+        self._changes_lock = threading.RLock()
+        self._build_lock = threading.Lock()
+        self._overlays: dict[str, _Overlay] = {}
+        self._merged: dict[str, tuple[CustomerData, int, CustomerData]] = {}
+        self._last_ticks = 0
+        self._notify_condition = threading.Condition()
+        self._notifications: list[NotificationRecord] = []
+        self._notify_generation = 0
+        self._notify_queue: queue.Queue[tuple[int, str, dict[str, Any]] | None] = queue.Queue()
+        self._notify_thread: threading.Thread | None = None
 
     # lifecycle
 
@@ -453,6 +671,7 @@ class SandboxServer:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         self._httpd.server_close()
+        self._notify_queue.put(None)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -476,6 +695,262 @@ class SandboxServer:
     def config_snapshot(self) -> SandboxConfig:
         with self._lock:
             return copy.copy(self.config)
+
+    # contacts that change while the sandbox runs
+
+    def customer_view(self, customer_id: str, config: SandboxConfig | None = None) -> CustomerData:
+        """The customer's data as every endpoint serves it: the generated data (the module's
+        `customer_data`) with this server's changes on top. Without changes it is the generated
+        data itself; with changes, a merged copy rebuilt only when the changes or the base data
+        (seed, count) change."""
+        config = config if config is not None else self.config_snapshot()
+        base = customer_data(customer_id, seed=config.seed, count=config.contacts_per_customer)
+        cached = self._cached_view(customer_id, base)
+        if cached is not None:
+            return cached
+        # One build at a time (requests arriving meanwhile wait and then find it cached), and
+        # outside _changes_lock, so changes and other customers' requests go on meanwhile.
+        with self._build_lock:
+            with self._changes_lock:
+                cached = self._cached_view(customer_id, base)
+                if cached is not None:
+                    return cached
+                overlay = self._overlays[customer_id]
+                version = overlay.version
+                changed, removed = dict(overlay.changed), set(overlay.removed)
+            merged = apply_changes(base, changed, removed)
+            with self._changes_lock:
+                now = self._overlays.get(customer_id)
+                if now is not None and now.version == version:
+                    self._merged[customer_id] = (base, version, merged)
+        return merged
+
+    def _cached_view(self, customer_id: str, base: CustomerData) -> CustomerData | None:
+        """`base` when the customer has no changes, the merged data when it is cached, else
+        None (a build is due)."""
+        with self._changes_lock:
+            overlay = self._overlays.get(customer_id)
+            if overlay is None or not (overlay.changed or overlay.removed):
+                return base
+            cached = self._merged.get(customer_id)
+            if cached is not None and cached[0] is base and cached[1] == overlay.version:
+                return cached[2]
+            return None
+
+    def contact_update(
+        self, customer_id: str, contact_id: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Merge `changes` (camelCase fields, objects merged key by key) into the contact, or add
+        a contact when there is none and `changes` is a whole contact with a "type"; changedAt
+        becomes now. Notifies an Update. Returns (a copy of) the contact as it is now served.
+
+        Raises UnknownContact for an unknown id without "type", ValueError for bad changes."""
+        _check_id("customer id", customer_id)
+        _check_id("contact id", contact_id)
+        if not isinstance(changes, Mapping):
+            raise ValueError("changes must be an object of contact fields")
+        folded = contact_id.casefold()
+        given_id = changes.get("id", contact_id)
+        if not isinstance(given_id, str) or given_id.casefold() != folded:
+            raise ValueError(f"id cannot be changed (the contact is {contact_id!r})")
+        if "customerId" in changes and changes["customerId"] != customer_id:
+            raise ValueError(f"customerId cannot be changed (the customer is {customer_id!r})")
+        base = self._base(customer_id)
+        with self._changes_lock:
+            current = self._current(customer_id, folded, base)
+            if current is None:
+                if "type" not in changes:
+                    raise UnknownContact(customer_id, contact_id)
+                contact: dict[str, Any] = {"id": given_id, "type": None, "customerId": None}
+                contact.update(copy.deepcopy(dict(changes)))
+                contact["id"] = given_id
+                contact["customerId"] = customer_id
+                contact.setdefault("agentId", None)
+            else:
+                contact = copy.deepcopy(current)
+                _deep_merge(contact, {k: v for k, v in changes.items() if k != "id"})
+            now = self._timestamp()
+            contact.setdefault("createdAt", now)
+            contact["changedAt"] = now
+            _check_contact(contact)
+            overlay = self._overlays.setdefault(customer_id, _Overlay())
+            overlay.removed.discard(folded)
+            overlay.changed[folded] = contact
+            overlay.version += 1
+            self._notify(self._contact_notification("Update", customer_id, contact))
+            return copy.deepcopy(contact)
+
+    def contact_remove(self, customer_id: str, contact_id: str) -> None:
+        """Remove the contact (gone from every endpoint and from others' relations); notifies
+        a Remove. Raises UnknownContact when there is no such contact."""
+        _check_id("customer id", customer_id)
+        _check_id("contact id", contact_id)
+        folded = contact_id.casefold()
+        base = self._base(customer_id)
+        with self._changes_lock:
+            current = self._current(customer_id, folded, base)
+            if current is None:
+                raise UnknownContact(customer_id, contact_id)
+            overlay = self._overlays.setdefault(customer_id, _Overlay())
+            overlay.changed.pop(folded, None)
+            overlay.removed.add(folded)
+            overlay.version += 1
+            self._notify(self._contact_notification("Remove", customer_id, current))
+
+    def contacts_merge(
+        self, customer_id: str, target_id: str, source_ids: Iterable[str]
+    ) -> dict[str, Any]:
+        """Merge the sources into the target, as Vitec does: the sources are removed, the
+        target's changedAt becomes now. Notifies one Merge. Returns (a copy of) the target.
+
+        Raises UnknownContact if any of them is unknown, ValueError for no sources or a
+        target among its sources."""
+        _check_id("customer id", customer_id)
+        _check_id("target", target_id)
+        if isinstance(source_ids, str) or not isinstance(source_ids, Iterable):
+            raise ValueError("sources must be a list of contact ids")
+        sources = list(source_ids)
+        for source_id in sources:
+            _check_id("every source", source_id)
+        if not sources:
+            raise ValueError("sources must name at least one contact")
+        target_folded = target_id.casefold()
+        if any(source.casefold() == target_folded for source in sources):
+            raise ValueError("the target cannot be one of its own sources")
+        base = self._base(customer_id)
+        with self._changes_lock:
+            target = self._current(customer_id, target_folded, base)
+            if target is None:
+                raise UnknownContact(customer_id, target_id)
+            found: dict[str, dict[str, Any]] = {}
+            for source_id in sources:
+                source = self._current(customer_id, source_id.casefold(), base)
+                if source is None:
+                    raise UnknownContact(customer_id, source_id)
+                found.setdefault(source_id.casefold(), source)
+            contact = copy.deepcopy(target)
+            contact["changedAt"] = self._timestamp()
+            overlay = self._overlays.setdefault(customer_id, _Overlay())
+            for folded in found:
+                overlay.changed.pop(folded, None)
+                overlay.removed.add(folded)
+            overlay.changed[target_folded] = contact
+            overlay.version += 1
+            self._notify(
+                {
+                    "type": "Merge",
+                    "event": "Merge",
+                    "subtype": _SUBTYPES[contact["type"]],
+                    "id": contact["id"],
+                    "destinationId": contact["id"],
+                    "sourceIds": [source["id"] for source in found.values()],
+                    "customerId": customer_id,
+                }
+            )
+            return copy.deepcopy(contact)
+
+    def changes_reset(self) -> None:
+        """Forget every change (the generated data is served again) and every notification;
+        notifications not yet sent are dropped."""
+        with self._changes_lock:
+            self._overlays.clear()
+            self._merged.clear()
+        with self._notify_condition:
+            self._notify_generation += 1
+            self._notifications.clear()
+
+    @property
+    def notifications(self) -> list[NotificationRecord]:
+        """The notifications sent since the last changes_reset, oldest first."""
+        with self._notify_condition:
+            return list(self._notifications)
+
+    def wait_notifications(self, count: int, timeout: float = 5.0) -> list[NotificationRecord]:
+        """Wait until at least `count` notifications were sent (or `timeout` passed); the list."""
+        with self._notify_condition:
+            self._notify_condition.wait_for(lambda: len(self._notifications) >= count, timeout)
+            return list(self._notifications)
+
+    def _base(self, customer_id: str) -> CustomerData:
+        config = self.config_snapshot()
+        return customer_data(customer_id, seed=config.seed, count=config.contacts_per_customer)
+
+    def _current(self, customer_id: str, folded: str, base: CustomerData) -> dict[str, Any] | None:
+        """The contact as served now (call with _changes_lock held)."""
+        overlay = self._overlays.get(customer_id)
+        if overlay is not None:
+            if folded in overlay.changed:
+                return overlay.changed[folded]
+            if folded in overlay.removed:
+                return None
+        return base.by_folded_id.get(folded)
+
+    def _timestamp(self) -> str:
+        """Now in Vitec's format, strictly later than any timestamp handed out before."""
+        with self._changes_lock:
+            ticks = max(time.time_ns() // 100, self._last_ticks + 1)
+            self._last_ticks = ticks
+        return format_timestamp(ticks)
+
+    @staticmethod
+    def _contact_notification(
+        event: str, customer_id: str, contact: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "name": NOTIFICATION_NAME,
+            "type": "Contact",
+            "subtype": _SUBTYPES.get(contact.get("type", ""), "Person"),
+            "event": event,
+            "id": contact["id"],
+            "customerId": customer_id,
+            "chainId": None,
+            "tenantId": None,
+        }
+
+    def _notify(self, body: dict[str, Any]) -> None:
+        """Queue a notification to notify_url (if set); a background thread sends it."""
+        with self._lock:
+            url = self.config.notify_url
+        if not url or self._closed:
+            return
+        query = urlencode(
+            [
+                (key, value if isinstance(value, str) else json.dumps(value))
+                for key, value in body.items()
+                if key not in _NOT_IN_QUERY and value is not None
+            ]
+        )
+        target = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
+        with self._notify_condition:
+            generation = self._notify_generation
+            if self._notify_thread is None:
+                self._notify_thread = threading.Thread(
+                    target=self._notify_worker,
+                    name=f"vitec-sandbox-notify-{self.port}",
+                    daemon=True,
+                )
+                self._notify_thread.start()
+        self._notify_queue.put((generation, target, body))
+
+    def _notify_worker(self) -> None:
+        while True:
+            item = self._notify_queue.get()
+            if item is None:
+                return
+            generation, url, body = item
+            with self._notify_condition:
+                if generation != self._notify_generation:
+                    continue
+            status, error = _post_json(url, body)
+            if error is not None or status is None or not 200 <= status < 300:
+                message = f"notification to {url} failed: {error or f'status {status}'}"
+                logger.warning("Vitec sandbox: %s", message)
+                if self.log is not None:
+                    self.log(message)
+            with self._notify_condition:
+                if generation == self._notify_generation:
+                    self._notifications.append(NotificationRecord(url, body, status, error))
+                    self._notify_condition.notify_all()
 
     # internals used by the handler
 
@@ -679,6 +1154,12 @@ class _Handler(BaseHTTPRequestHandler):
             "/_sandbox/stats/reset": ("POST",),
         }
         path = path.rstrip("/")
+        if path == "/_sandbox/contacts" or path.startswith("/_sandbox/contacts/"):
+            return self._control_contacts(path, body)
+        if path == "/_sandbox/notifications":
+            if self.command != "GET":
+                return _message(405, f"Use GET on {path}.", ("Allow", "GET"))
+            return _json(200, [record.to_dict() for record in sandbox.notifications])
         if path not in routes:
             return _message(404, f"No sandbox control endpoint at {path!r}.")
         if self.command not in routes[path]:
@@ -710,6 +1191,57 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError as exc:
                 return _message(400, str(exc))
         return _json(200, sandbox.config_snapshot().public_dict())
+
+    def _control_contacts(self, path: str, body: bytes) -> _Answer:
+        """PUT/DELETE /_sandbox/contacts/{customerId}/{contactId}, POST .../{customerId}/merge,
+        DELETE /_sandbox/contacts (forget every change)."""
+        sandbox = self.server.sandbox
+        segments = [unquote(segment) for segment in path.split("/")[3:]]
+        if not segments:
+            if self.command != "DELETE":
+                return _message(405, f"Use DELETE on {path}.", ("Allow", "DELETE"))
+            sandbox.changes_reset()
+            return _json(200, {"status": "ok"})
+        if len(segments) != 2:
+            return _message(
+                404,
+                f"No sandbox control endpoint at {path!r}: use /_sandbox/contacts/"
+                "{customerId}/{contactId} or /_sandbox/contacts/{customerId}/merge.",
+            )
+        customer_id, contact_id = segments
+        merge = contact_id.lower() == "merge" and self.command == "POST"
+        allowed: tuple[str, ...] = ("POST",) if contact_id.lower() == "merge" else ()
+        allowed += ("PUT", "DELETE")
+        if not merge and self.command not in ("PUT", "DELETE"):
+            names = ", ".join(allowed)
+            return _message(405, f"Use {names} on {path}.", ("Allow", names))
+        payload: Any = None
+        if self.command != "DELETE":
+            try:
+                payload = json.loads(body.decode("utf-8") or "null")
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                return _message(400, f"The body must be a JSON object ({exc}).")
+            if not isinstance(payload, dict):
+                return _message(400, "The body must be a JSON object.")
+        try:
+            if merge:
+                unknown = sorted(set(payload) - {"target", "sources"})
+                if unknown or "target" not in payload or "sources" not in payload:
+                    return _message(
+                        400, 'The body must be {"target": contact id, "sources": [contact ids]}.'
+                    )
+                if not isinstance(payload["sources"], list):
+                    return _message(400, "sources must be a list of contact ids.")
+                merged = sandbox.contacts_merge(customer_id, payload["target"], payload["sources"])
+                return _json(200, merged)
+            if self.command == "PUT":
+                return _json(200, sandbox.contact_update(customer_id, contact_id, payload))
+            sandbox.contact_remove(customer_id, contact_id)
+            return _json(200, {"status": "ok"})
+        except UnknownContact as exc:
+            return _message(404, str(exc))
+        except ValueError as exc:
+            return _message(400, str(exc))
 
     # the Vitec API
 
@@ -771,7 +1303,7 @@ class _Handler(BaseHTTPRequestHandler):
         account = sandbox._authenticate(self.headers.get("Authorization"))
         if account is None:
             return self._send(_message(401, DENIED, ("WWW-Authenticate", REALM)))
-        if call.endpoint == "categories" and not call.customer_id:
+        if call.endpoint in ("categories", "users") and not call.customer_id:
             return self._send(_invalid("customerId", "Kund-id krävs"))
         if call.customer_id not in account.customers:
             return self._send(
@@ -786,7 +1318,7 @@ class _Handler(BaseHTTPRequestHandler):
             faulted = self._fault_answer(fault, config)
             if faulted is not None:
                 return self._send(faulted)
-        answer = _answer(call, config, self.headers.get("Accept", ""))
+        answer = _answer(call, config, self.headers.get("Accept", ""), sandbox)
         if fault == "truncated":
             return self._send_truncated(answer)
         if fault == "slow":
@@ -865,6 +1397,11 @@ def _route(raw_path: str, call: _Call) -> bool:
         values = call.query.get("customerid")
         call.customer_id = unquote_plus(values[0]) if values else None
         return True
+    if lowered == ["user", "getuser"]:
+        call.endpoint = "users"
+        values = call.query.get("customerid")
+        call.customer_id = unquote_plus(values[0]) if values else None
+        return True
     if len(segments) < 3 or lowered[:2] != ["crm", "contact"]:
         return False
     call.customer_id = unquote(segments[2])
@@ -874,6 +1411,9 @@ def _route(raw_path: str, call: _Call) -> bool:
         return True
     if rest_lowered == ["search"]:
         call.endpoint = "search"
+        return True
+    if rest_lowered == ["search", "socialnumber"]:
+        call.endpoint = "social-number"
         return True
     if rest_lowered[0] in _TYPE_SEGMENTS and len(rest) <= 2:
         call.endpoint = "contacts"
@@ -892,6 +1432,10 @@ def _route(raw_path: str, call: _Call) -> bool:
         call.endpoint = "contacts"
         call.contact_ids = _split_ids(rest[0])
         call.single = "," not in rest[0]
+        return True
+    if len(rest) == 2 and rest_lowered[1] == "contactrelations":
+        call.endpoint = "relations"
+        call.contact_ids = (unquote(rest[0]),)
         return True
     return False
 
@@ -917,16 +1461,22 @@ def _query_value(call: _Call, key: str) -> str | None:
     return unquote_plus(values[-1]) if values else None
 
 
-def _answer(call: _Call, config: SandboxConfig, accept: str) -> _Answer:
+def _answer(call: _Call, config: SandboxConfig, accept: str, sandbox: SandboxServer) -> _Answer:
     if call.customer_id is None:  # the handler checks access before it gets here
         raise ValueError("no customer id")
-    data = customer_data(call.customer_id, seed=config.seed, count=config.contacts_per_customer)
+    data = sandbox.customer_view(call.customer_id, config)
     if call.endpoint == "contacts":
         return _contacts_answer(call, data, accept, single_as_list=config.single_as_list)
     if call.endpoint == "contact-ids":
         return _contact_ids_answer(call, data)
     if call.endpoint == "search":
         return _search_answer(call, data)
+    if call.endpoint == "social-number":
+        return _social_number_answer(call, data)
+    if call.endpoint == "relations":
+        return _relations_answer(call, data)
+    if call.endpoint == "users":
+        return _users_answer(call, data)
     return _json(
         200,
         {
@@ -1055,7 +1605,12 @@ def _contact_ids_answer(call: _Call, data: CustomerData) -> _Answer:
         "companies": [],
         "deceasedEstates": [],
     }
-    group_of = {"Person": "persons", "Company": "companies", "DeceasedEstate": "deceasedEstates"}
+    group_of = {
+        "Person": "persons",
+        "Company": "companies",
+        "DeceasedEstate": "deceasedEstates",
+        "Association": "companies",  # no group of its own: listed with the companies
+    }
     for contact in data.contacts:
         if all(check(contact) for check in checks):
             groups[group_of[contact["type"]]].append(
@@ -1072,17 +1627,9 @@ def _search_answer(call: _Call, data: CustomerData) -> _Answer:
     term = _query_value(call, "term")
     if term is None or len(term.strip()) < MIN_TERM_LENGTH:
         return _invalid("term", f"Söktermen måste vara minst {MIN_TERM_LENGTH} tecken")
-    max_size_text = _query_value(call, "maxsize")
-    max_size = DEFAULT_SEARCH_SIZE
-    if max_size_text not in (None, ""):
-        try:
-            max_size = int(max_size_text)
-        except ValueError:
-            max_size = -1
-        if not 1 <= max_size <= MAX_SEARCH_SIZE:
-            return _invalid(
-                "maxSize", f"MaxSize måste vara ett heltal mellan 1 och {MAX_SEARCH_SIZE}"
-            )
+    max_size = _max_size(call)
+    if isinstance(max_size, _Answer):
+        return max_size
     needle = term.strip().casefold()
     digits = "".join(c for c in needle if c.isdigit())
     digit_search = len(digits) >= MIN_TERM_LENGTH and all(c.isdigit() or c in " -+" for c in needle)
@@ -1122,3 +1669,100 @@ def _score(needle: str, haystack: Iterable[str]) -> float:
             best = max(best, 0.8 if word_start else 0.4)
             position = text.find(needle, position + 1)
     return best
+
+
+def _max_size(call: _Call) -> int | _Answer:
+    """MaxSize of a search: default 50, 1 to 1,000, else a 400 answer."""
+    max_size_text = _query_value(call, "maxsize")
+    max_size = DEFAULT_SEARCH_SIZE
+    if max_size_text not in (None, ""):
+        try:
+            max_size = int(max_size_text)
+        except ValueError:
+            max_size = -1
+        if not 1 <= max_size <= MAX_SEARCH_SIZE:
+            return _invalid(
+                "maxSize", f"MaxSize måste vara ett heltal mellan 1 och {MAX_SEARCH_SIZE}"
+            )
+    return max_size
+
+
+_SWEDISH_NUMBER = re.compile(r"^(?:\d{6}|\d{8})[-+]?\d{4}$")
+
+
+def _number_keys(number: str | None, *, foreign: bool = False) -> frozenset[str]:
+    """What a personnummer/organisationsnummer is matched on: a Swedish-shaped number by its
+    last 10 digits (century and separator do not matter), any other by its text without spaces."""
+    if not number:
+        return frozenset()
+    compact = "".join(number.split())
+    keys = {f"exact:{compact.casefold()}"}
+    if not foreign and _SWEDISH_NUMBER.match(compact):
+        keys.add(f"se:{''.join(c for c in compact if c.isdigit())[-10:]}")
+    return frozenset(keys)
+
+
+def _social_number_answer(call: _Call, data: CustomerData) -> _Answer:
+    number = (_query_value(call, "socialnumber") or "").strip()
+    if not MIN_SOCIAL_NUMBER_LENGTH <= len(number) <= MAX_SOCIAL_NUMBER_LENGTH:
+        return _invalid(
+            "socialNumber",
+            f"Personnumret måste vara mellan {MIN_SOCIAL_NUMBER_LENGTH} och "
+            f"{MAX_SOCIAL_NUMBER_LENGTH} tecken",
+        )
+    max_size = _max_size(call)
+    if isinstance(max_size, _Answer):
+        return max_size
+    wanted = _number_keys(number)
+    matches = []
+    for contact in data.contacts:
+        stored = contact.get("socialSecurityNumber") or contact.get("corporateNumber")
+        foreign = bool(
+            contact.get("isForeignSocialSecurityNumber")
+            or contact.get("isForeignIdSocialSecurityNumber")
+            or contact.get("isForeignCorporateNumber")
+        )
+        if wanted & _number_keys(stored, foreign=foreign):
+            matches.append(
+                {
+                    "id": contact["id"],
+                    "changedAt": contact["changedAt"],
+                    "customerId": contact["customerId"],
+                    "contactClassTypes": [contact["type"]],
+                }
+            )
+            if len(matches) >= max_size:
+                break
+    return _json(200, {"matches": matches})
+
+
+def _relations_answer(call: _Call, data: CustomerData) -> _Answer:
+    (contact_id,) = call.contact_ids
+    if not contact_id or len(contact_id) > MAX_ID_LENGTH:
+        return _invalid("contactId", f"Kontaktid måste vara mellan 1 och {MAX_ID_LENGTH} tecken")
+    contact = data.by_folded_id.get(contact_id.casefold())
+    if contact is None:
+        return _message(404, f"Kontakten '{contact_id}' hittades inte.")
+    return _json(
+        200,
+        {
+            "relations": list(data.relations.get(contact["id"], ())),
+            "reverseRelations": list(data.reverse_relations.get(contact["id"], ())),
+        },
+    )
+
+
+def _users_answer(call: _Call, data: CustomerData) -> _Answer:
+    user_id = _query_value(call, "userid")
+    search_text = (_query_value(call, "searchtext") or "").strip().casefold()
+    users = []
+    for user in data.users:
+        if user_id and user["userId"].casefold() != user_id.strip().casefold():
+            continue
+        if search_text and not any(
+            search_text in (user.get(key) or "").casefold()
+            for key in ("userName", "title", "emailAddress")
+        ):
+            continue
+        users.append(user)
+    return _json(200, users)
