@@ -7,7 +7,9 @@ accessors of tests/oracle.py), never through the client, parsers or services und
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -31,6 +33,33 @@ def missing_id(n: int) -> str:
     """A well-formed contact id (`ADR` + 32 upper-case hex digits) that is not in the sandbox:
     the generated ids are SHA-256 digests, these are small numbers padded with zeros."""
     return f"ADR{n:032X}"
+
+
+def serve_for_m1001(
+    monkeypatch,
+    contacts: Mapping[str, Record] | None = None,
+    fields: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> None:
+    """The sandbox answers for customer M1001 with these hand-written contacts (by id, matched in
+    any letter case, as Vitec does) added to its data, and the CustomerData fields `fields`
+    gives for that data replaced (relations, users...), over HTTP like any other."""
+    from contacts.vitec.sandbox import server as sandbox_module
+    from contacts.vitec.sandbox.data import customer_data
+
+    extra = dict(contacts or {})
+
+    def with_payloads(customer_id: str, **kwargs):
+        data = customer_data(customer_id, **kwargs)
+        if customer_id != "M1001":
+            return data
+        return dataclasses.replace(
+            data,
+            by_id={**data.by_id, **extra},
+            by_folded_id={**data.by_folded_id, **{k.casefold(): v for k, v in extra.items()}},
+            **(fields(data) if fields else {}),
+        )
+
+    monkeypatch.setattr(sandbox_module, "customer_data", with_payloads)
 
 
 def ids_range(first: int, last: int, customer: str = "M1001") -> list[str]:

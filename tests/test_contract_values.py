@@ -10,7 +10,6 @@ other. Every expectation is written out by hand.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import re
 from html import escape
@@ -18,8 +17,7 @@ from html import escape
 import pytest
 from django.test import Client
 
-from contacts.vitec.sandbox import server as sandbox_module
-from contacts.vitec.sandbox.data import customer_data
+from tests.dashboard_fixtures import serve_for_m1001
 
 LOOKUP = "/contacts/"
 EXPORT = "/contacts/export.csv"
@@ -158,19 +156,7 @@ IDS = [payload["id"] for payload in PAYLOADS]
 def served(monkeypatch, vitec):
     """The sandbox answers for the contacts above too (customer M1001), over HTTP."""
 
-    def with_payloads(customer_id: str, **kwargs):
-        data = customer_data(customer_id, **kwargs)
-        if customer_id != "M1001":
-            return data
-        extra = {payload["id"]: payload for payload in PAYLOADS}
-        folded = {contact_id.casefold(): payload for contact_id, payload in extra.items()}
-        return dataclasses.replace(
-            data,
-            by_id={**data.by_id, **extra},
-            by_folded_id={**data.by_folded_id, **folded},  # ids are matched in any case
-        )
-
-    monkeypatch.setattr(sandbox_module, "customer_data", with_payloads)
+    serve_for_m1001(monkeypatch, {payload["id"]: payload for payload in PAYLOADS})
     return vitec
 
 

@@ -8,7 +8,6 @@ data, so that everything is fetched over real HTTP; every expectation is written
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from html import unescape
@@ -19,8 +18,7 @@ from django.test import Client
 from contacts.models import AuditEvent
 from contacts.services.lookup import contacts_lookup
 from contacts.services.relations import USERS_CACHE_SECONDS, agent_get, relations_get
-from contacts.vitec.sandbox import server as sandbox_module
-from contacts.vitec.sandbox.data import customer_data
+from tests.dashboard_fixtures import serve_for_m1001
 
 COMPANY = "ADRC0C0C0C0C0C0C0C0C0C0C0C0C0C0C0C0"
 ESTATE = "ADRE5E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5"
@@ -106,20 +104,15 @@ USERS = (
 def served(monkeypatch, vitec):
     """The sandbox answers with the contacts, relations and users above (customer M1001)."""
 
-    def with_payloads(customer_id: str, **kwargs):
-        data = customer_data(customer_id, **kwargs)
-        if customer_id != "M1001":
-            return data
-        return dataclasses.replace(
-            data,
-            by_id={**data.by_id, **CONTACTS},
-            by_folded_id={**data.by_folded_id, **{k.casefold(): v for k, v in CONTACTS.items()}},
-            relations=RELATIONS,
-            reverse_relations=REVERSE_RELATIONS,
-            users=USERS,
-        )
-
-    monkeypatch.setattr(sandbox_module, "customer_data", with_payloads)
+    serve_for_m1001(
+        monkeypatch,
+        CONTACTS,
+        lambda data: {
+            "relations": RELATIONS,
+            "reverse_relations": REVERSE_RELATIONS,
+            "users": USERS,
+        },
+    )
     return vitec
 
 

@@ -4,8 +4,6 @@ hand-written payloads (`served`), through the client's one request path (retries
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from defusedxml import ElementTree
 
@@ -17,8 +15,7 @@ from contacts.vitec.parsing import (
     parse_users,
     xml_to_data,
 )
-from contacts.vitec.sandbox import server as sandbox_module
-from contacts.vitec.sandbox.data import customer_data
+from tests.dashboard_fixtures import serve_for_m1001
 
 COMPANY = "ADRC0C0C0C0C0C0C0C0C0C0C0C0C0C0C0C0"
 SIGNATORY = "ADR5151515151515151515151515151515A"
@@ -160,16 +157,12 @@ def test_users_from_odd_shapes(answer, expected):
 def served(monkeypatch, sandbox):
     """Customer M1001's sandbox data with the relations and users above, and its company."""
 
-    def with_payloads(customer_id: str, **kwargs):
-        data = customer_data(customer_id, **kwargs)
-        if customer_id != "M1001":
-            return data
-        company = {"id": COMPANY, "type": "Company", "customerId": "M1001", "name": "Bolaget AB"}
-        return dataclasses.replace(
-            data,
-            by_id={**data.by_id, COMPANY: company},
-            by_folded_id={**data.by_folded_id, COMPANY.casefold(): company},
-            relations={
+    company = {"id": COMPANY, "type": "Company", "customerId": "M1001", "name": "Bolaget AB"}
+    serve_for_m1001(
+        monkeypatch,
+        {COMPANY: company},
+        lambda data: {
+            "relations": {
                 **data.relations,
                 COMPANY: (
                     {"relation": "CompanySignatory", "contactId": SIGNATORY},
@@ -177,14 +170,13 @@ def served(monkeypatch, sandbox):
                     {"relation": "Trustee", "contactId": LAWYER},
                 ),
             },
-            reverse_relations={
+            "reverse_relations": {
                 **data.reverse_relations,
                 COMPANY: ({"relation": 100, "contactId": SIGNATORY},),
             },
-            users=(USER, {**USER, "userId": "HAN2", "userName": "Per", "archived": True}),
-        )
-
-    monkeypatch.setattr(sandbox_module, "customer_data", with_payloads)
+            "users": (USER, {**USER, "userId": "HAN2", "userName": "Per", "archived": True}),
+        },
+    )
     return sandbox
 
 
