@@ -29,7 +29,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import services
 from .audit import Actor
 from .forms_admin import PASSWORD_FIELD, VitecCredentialAdminForm
-from .models import AuditEvent, VitecCredential
+from .models import AuditEvent, RegisterSync, VitecCredential
+from .services import sync
 
 if TYPE_CHECKING:
     from django_stubs_ext import FieldOpts, FieldsetSpec
@@ -104,15 +105,18 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "customer_id",
         "api_username",
         "is_active",
+        "standing",
         "last_verified_at",
         "last_error_short",
     ]
     list_display_links = ["user", "label", "customer_id"]
-    list_filter = ["is_active", "user"]
+    list_filter = ["is_active", "standing", "user"]
     list_select_related = ["user"]
     search_fields = ["label", "customer_id", "user__username", "api_username"]
     readonly_fields = [
         "connection_test_button",
+        "standing",
+        "standing_at",
         "last_verified_at",
         "last_error",
         "created_at",
@@ -137,6 +141,8 @@ class VitecCredentialAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             "fields": [
                 "is_active",
                 *test,
+                "standing",
+                "standing_at",
                 "last_verified_at",
                 "last_error",
                 "created_at",
@@ -319,4 +325,64 @@ class AuditEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(RegisterSync)
+class RegisterSyncAdmin(admin.ModelAdmin):
+    """Each customer's office register: how its syncs went. Read-only; "Sync now" queues one."""
+
+    list_display = [
+        "customer_id",
+        "status",
+        "first_completed_at",
+        "finished_at",
+        "total",
+        "fetched",
+        "changed",
+        "deleted",
+        "failed_count",
+        "last_error_short",
+    ]
+    list_filter = ["status"]
+    search_fields = ["customer_id"]
+    fields = readonly_fields = [
+        "customer_id",
+        "status",
+        "started_at",
+        "finished_at",
+        "first_completed_at",
+        "last_full_at",
+        "total",
+        "fetched",
+        "changed",
+        "deleted",
+        "failed_ids",
+        "last_error",
+        "requested_at",
+    ]
+    actions = ["action_sync_now"]
+
+    @admin.display(description=_("failed ids"))
+    def failed_count(self, obj: RegisterSync) -> int:
+        return len(obj.failed_ids or [])
+
+    @admin.display(description=_("last error"))
+    def last_error_short(self, obj: RegisterSync) -> str:
+        return Truncator(obj.last_error).chars(60)
+
+    @admin.action(description=_("Sync the selected registers with Vitec now"), permissions=["view"])
+    def action_sync_now(self, request: HttpRequest, queryset: QuerySet[RegisterSync]) -> None:
+        queued = [state.customer_id for state in queryset if sync.sync_request(state.customer_id)]
+        self.message_user(
+            request,
+            ngettext("%(count)d sync queued.", "%(count)d syncs queued.", len(queued))
+            % {"count": len(queued)},
+            messages.SUCCESS,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RegisterSync | None = None) -> bool:
         return False

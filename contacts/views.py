@@ -95,14 +95,31 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         notices=parsed.notices,
         list_params={key: request.GET.get(key, "") for key in LIST_PARAMS},
     )
-    context["register"] = services.register_state(credential.customer_id)
-    if not parsed.query.ids and len(parsed.query.q) >= services.MIN_SEARCH_TERM:
+    context.update(_register_context(credential))
+    if not parsed.query.ids and parsed.query.q:
         # No register yet: Vitec's own search finds the ids, the lookup shows them.
-        found, search_error = services.contacts_search(credential=credential, term=parsed.query.q)
-        if search_error:
-            context["error"] = search_error
-        parsed = replace(parsed, query=replace(parsed.query, ids=found, q=""))
-        context["searched"] = True
+        context["searched_term"] = parsed.query.q
+        if len(parsed.query.q) < services.MIN_SEARCH_TERM:
+            context["notices"] = [
+                *context["notices"],
+                gettext("Vitec searches for at least 5 characters: type a longer term."),
+            ]
+        else:
+            try:
+                found, search_error = services.contacts_search(
+                    credential=credential, term=parsed.query.q
+                )
+            except CredentialDecryptionError:
+                found, search_error = (), _credential_broken_message()
+            if search_error:
+                context["error"] = search_error
+            elif not found:
+                context["notices"] = [
+                    *context["notices"],
+                    gettext("Vitec found no contact for “%(term)s”.") % {"term": parsed.query.q},
+                ]
+            parsed = replace(parsed, query=replace(parsed.query, ids=found, q=""))
+            context["searched"] = True
     if parsed.query.ids:
         try:
             view = services.contacts_page(
@@ -127,6 +144,13 @@ def _register_page(
     """The office register: every contact of the customer, searched and filtered at database
     speed."""
     query, notices = register_query_from_params(request.GET, request.session)
+    # The id filter travels as it came: in the URL, or by the session list a long one is kept in.
+    list_key = request.GET.get("list", "")
+    if query.ids and list_key in request.session.get(SESSION_LISTS, {}):
+        ids_params = {"list": list_key}
+    else:
+        ids_params = {"ids": ",".join(query.ids)} if query.ids else {}
+    filters = {key: value for key, value in query.params().items() if key != "ids"}
     context: dict[str, object] = {
         "credential": credential,
         "credentials": credentials,
@@ -135,7 +159,9 @@ def _register_page(
         "columns": services.HTML_COLUMNS,
         "page_sizes": services.REGISTER_PAGE_SIZES,
         "export_form": ExportForm(),
-        "list_params": {"credential": str(credential.pk), **query.params()},
+        "ids_form": LookupForm(initial={"ids": "\n".join(query.ids)}),
+        "ids_params": ids_params,
+        "list_params": {"credential": str(credential.pk), **ids_params, **filters},
     }
     try:
         shown = services.register_page(credential=credential, query=query, actor=Actor.of(request))
@@ -173,6 +199,14 @@ def register_sync(request: AuthenticatedHttpRequest) -> HttpResponse:
     else:
         messages.info(request, gettext("A sync with Vitec is already queued or running."))
     return redirect(_lookup_url({"credential": str(credential.pk)}))
+
+
+def _register_context(credential: VitecCredential) -> dict[str, object]:
+    """What the lookup page says of the customer's register (being built, or closed to this
+    credential)."""
+    register = services.register_state(credential.customer_id)
+    held = services.register_held(credential.customer_id) if register and not register.ready else 0
+    return {"register": register, "register_held": held}
 
 
 def _credential_broken_message() -> str:
@@ -221,7 +255,11 @@ def _lookup_post(
 
     form = LookupForm(request.POST)
     if not form.is_valid():
-        context = _page_context(credential, credentials, form)
+        if services.register_open_to(credential) is not None:
+            for error in form.errors.get("ids", []):
+                messages.error(request, error)
+            return redirect(_lookup_url({"credential": str(credential.pk)}))
+        context = _page_context(credential, credentials, form, **_register_context(credential))
         return render(request, "contacts/lookup.html", context)
     filters = {key: request.POST.get(key, "") for key in ("type", "category", "q", "sort")}
     parsed = query_from_params({**filters, "ids": form.cleaned_data["ids"]})

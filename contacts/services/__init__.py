@@ -66,9 +66,11 @@ from .register import PAGE_SIZES as REGISTER_PAGE_SIZES
 from .register import SORTS as REGISTER_SORTS
 from .register import (
     RegisterQuery,
+    register_open_to,
     register_opening,
     register_state,
 )
+from .register_store import register_held
 from .relations import Agent, ContactPeople, RelationRow, contact_around, relation_label
 from .selectors import (
     FILTERS,
@@ -140,6 +142,8 @@ __all__ = [
     "ids_parse",
     "personnummer_mask",
     "register_export",
+    "register_held",
+    "register_open_to",
     "register_opening",
     "register_page",
     "register_state",

@@ -12,12 +12,13 @@ from django.core.paginator import Page, Paginator
 
 from ..audit import Actor, audit_record, audit_required
 from ..models import AuditEvent, RegisterContact, VitecCredential
+from ..vitec.ids import LookupResult, id_key
 from ..vitec.models import Contact
 from .exports import contacts_export_rows, register_export_rows
 from .identity import social_security_number
 from .lookup import Lookup, contact_get, contacts_lookup
-from .register import RegisterQuery, RegisterView, register_view
-from .register_store import contacts_of
+from .register import RegisterQuery, RegisterView, register_open_to, register_view
+from .register_store import contact_of, contacts_of
 from .relations import Agent, ContactPeople, agent_names, contact_around
 from .selectors import ContactQuery, ContactView, contacts_view
 from .sync import sync_request
@@ -56,8 +57,15 @@ def contact_show(
     *, credential: VitecCredential, contact_id: str, reveal: bool, actor: Actor
 ) -> ContactShown:
     """One contact for its page, with the people around it and its broker; the view (or the
-    reveal of the personnummer) recorded, with the ids of the people shown beside it."""
-    contact, lookup = contact_get(credential=credential, contact_id=contact_id)
+    reveal of the personnummer) recorded, with the ids of the people shown beside it.
+
+    The contact comes from the office register when it is open to the credential and holds it
+    (kept fresh by syncs and Vitec's notifications), else from Vitec (through the cache)."""
+    held = _register_contact(credential, contact_id)
+    if held is not None:
+        contact, lookup = held, Lookup(result=LookupResult(requested=(held.id,), contacts=(held,)))
+    else:
+        contact, lookup = contact_get(credential=credential, contact_id=contact_id)
     has_number = contact is not None and bool(social_security_number(contact))
     revealed = reveal and has_number
     around = contact_around(credential=credential, contact=contact) if contact else None
@@ -80,6 +88,15 @@ def contact_show(
         people=around.people if around else None,
         agent=around.agent if around else None,
     )
+
+
+def _register_contact(credential: VitecCredential, contact_id: str) -> Contact | None:
+    if register_open_to(credential) is None:
+        return None
+    row = RegisterContact.objects.filter(
+        customer_id=credential.customer_id, id_key=id_key(contact_id)
+    ).first()
+    return contact_of(row) if row is not None else None
 
 
 class ExportIncomplete(Exception):

@@ -181,3 +181,9 @@ def contact_of(row: RegisterContact) -> Contact:
 
 def contacts_of(rows: Iterable[RegisterContact]) -> list[Contact]:
     return [contact_of(row) for row in rows]
+
+
+def register_held(customer_id: str) -> int:
+    """How many contacts the customer's register holds now (a first sync's progress: what an
+    interrupted sync stored counts, as the next run does not fetch it again)."""
+    return RegisterContact.objects.filter(customer_id=customer_id).count()

@@ -1,0 +1,106 @@
+"""The pages around the office register: a contact's page read from it, the lookup page while the
+register is being built (its progress, and Vitec's own search meanwhile), and the admin's view
+of each customer's syncs.
+
+Expectations come from the sandbox's records (tests/oracle.py) or are written by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from contacts.models import AuditEvent, RegisterContact, RegisterSync, VitecCredential
+from contacts.services import lookup as lookup_service
+from contacts.services import sync
+from tests import oracle
+from tests.dashboard_fixtures import contact_calls, make_credential
+
+CUSTOMER = "M1002"
+LOOKUP = "/contacts/"
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+
+@pytest.fixture
+def office(broker, vitec) -> VitecCredential:
+    return make_credential(broker, customer_id=CUSTOMER)
+
+
+@pytest.fixture
+def synced(office) -> VitecCredential:
+    assert sync.sync_customer(CUSTOMER).error == ""
+    office.refresh_from_db()
+    return office
+
+
+def _person(customer: str = CUSTOMER) -> oracle.Record:
+    return next(
+        r
+        for r in oracle.records(customer).values()
+        if r["type"] == "Person" and r.get("lastName") and oracle.email(r)
+    )
+
+
+def test_a_contacts_page_is_read_from_the_register_without_fetching_it(synced, en_client, vitec):
+    person = _person()
+    vitec.stats.reset()
+    page = en_client.get(f"/contacts/{person['id']}/", {"credential": synced.pk})
+    body = page.content.decode()
+    assert page.status_code == 200 and oracle.name(person) in body
+    assert oracle.email(person) in body
+    assert contact_calls(vitec) == []  # relations and the broker's name may still be asked
+    event = AuditEvent.objects.filter(action="contact_view").latest("pk")
+    assert event.contact_ids == [person["id"]]
+
+
+def test_a_contact_the_register_lacks_is_fetched_from_vitec(synced, en_client, vitec):
+    person = _person()
+    RegisterContact.objects.filter(contact_id=person["id"]).delete()
+    vitec.stats.reset()
+    page = en_client.get(f"/contacts/{person['id'].lower()}/", {"credential": synced.pk})
+    assert oracle.name(person) in page.content.decode()
+    assert len(contact_calls(vitec)) == 1
+
+
+def test_while_the_register_is_built_the_lookup_page_shows_its_progress(office, en_client):
+    records = list(oracle.records(CUSTOMER))
+    stored = lookup_service.contacts_lookup(credential=office, ids=records[:30]).result.contacts
+    sync.store_contacts(CUSTOMER, stored)
+    RegisterSync.objects.create(customer_id=CUSTOMER, status="running", total=len(records))
+    body = en_client.get(LOOKUP, {"credential": office.pk}).content.decode()
+    assert "The office register for this customer is being built" in body
+    assert f"30 of {len(records)} contacts fetched from Vitec." in body
+    assert 'name="ids"' in body and 'id="vitec-search"' in body  # lookups and search meanwhile
+
+
+def test_before_the_register_vitecs_search_finds_contacts(office, en_client, vitec):
+    person = _person()
+    short = en_client.get(LOOKUP, {"credential": office.pk, "q": "abcd"}).content.decode()
+    assert "Vitec searches for at least 5 characters" in short
+    assert not [r for r in vitec.stats.requests if r.endpoint == "search"]
+    body = en_client.get(LOOKUP, {"credential": office.pk, "q": oracle.email(person)})
+    assert oracle.name(person) in body.content.decode()
+    event = AuditEvent.objects.filter(action="lookup").latest("pk")
+    assert person["id"] in event.contact_ids
+
+
+def test_a_refused_credential_is_told_why_the_register_is_closed(synced, en_client):
+    VitecCredential.objects.filter(pk=synced.pk).update(standing="refused")
+    body = en_client.get(LOOKUP, {"credential": synced.pk}).content.decode()
+    assert "Vitec refused the stored password for this customer" in body
+    assert 'id="register-filters"' not in body
+
+
+def test_the_admin_lists_each_customers_sync_and_queues_one(synced, admin_client):
+    changelist = reverse("admin:contacts_registersync_changelist")
+    body = admin_client.get(changelist).content.decode()
+    total = len(oracle.records(CUSTOMER))
+    assert CUSTOMER in body and str(total) in body and "Synced" in body
+    state = RegisterSync.objects.get(customer_id=CUSTOMER)
+    response = admin_client.post(
+        changelist, {"action": "action_sync_now", "_selected_action": [state.pk]}, follow=True
+    )
+    assert "1 sync queued." in response.content.decode()
+    state.refresh_from_db()
+    assert state.requested_at is not None
