@@ -94,12 +94,16 @@ def test_a_refused_credential_is_told_why_the_register_is_closed(synced, en_clie
 
 def test_the_admin_lists_each_customers_sync_and_queues_one(synced, admin_client):
     changelist = reverse("admin:contacts_registersync_changelist")
-    body = admin_client.get(changelist).content.decode()
+    english = {"Accept-Language": "en"}
+    body = admin_client.get(changelist, headers=english).content.decode()
     total = len(oracle.records(CUSTOMER))
     assert CUSTOMER in body and str(total) in body and "Synced" in body
     state = RegisterSync.objects.get(customer_id=CUSTOMER)
     response = admin_client.post(
-        changelist, {"action": "action_sync_now", "_selected_action": [state.pk]}, follow=True
+        changelist,
+        {"action": "action_sync_now", "_selected_action": [state.pk]},
+        headers=english,
+        follow=True,
     )
     assert "1 sync queued." in response.content.decode()
     state.refresh_from_db()
