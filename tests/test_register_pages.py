@@ -7,8 +7,12 @@ Expectations come from the sandbox's records (tests/oracle.py) or are written by
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from contacts.models import AuditEvent, RegisterContact, RegisterSync, VitecCredential
 from contacts.services import lookup as lookup_service
@@ -108,3 +112,20 @@ def test_the_admin_lists_each_customers_sync_and_queues_one(synced, admin_client
     assert "1 sync queued." in response.content.decode()
     state.refresh_from_db()
     assert state.requested_at is not None
+
+
+def test_the_csv_holds_exactly_the_filtered_register_every_page(synced, en_client, vitec):
+    companies = {i for i, r in oracle.records(CUSTOMER).items() if r["type"] == "Company"}
+    assert len(companies) > 50  # more than one page
+    params = {"credential": synced.pk, "type": "Company"}
+    page = en_client.get(LOOKUP, params).content.decode()
+    vitec.stats.reset()
+    response = en_client.post(reverse("contacts:export_csv"), {**params, "delimiter": "comma"})
+    body = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
+    header, *rows = list(csv.reader(io.StringIO(body, newline="")))
+    ids = [row[header.index("Contact id")] for row in rows]
+    assert set(ids) == companies and len(ids) == len(companies)
+    first_page = [oracle.name(oracle.records(CUSTOMER)[i]) for i in ids[:50]]
+    positions = [page.index(f">{escape(name)}<") for name in first_page]
+    assert positions == sorted(positions)  # the file's order is the page's
+    assert vitec.stats.requests == []  # from the register: nothing asked of Vitec
