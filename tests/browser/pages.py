@@ -86,3 +86,39 @@ def apply_filters(page: Page, *, type: str | None = None, category: str | None =
 def assert_clean_console(console) -> None:
     problems = console.problems()
     assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
+# Every cell of each row of the contacts table, by its column's heading (sort arrows left out).
+CELLS_JS = """
+table => {
+  const heads = [...table.querySelectorAll("thead th")].map(
+    th => th.textContent.replace(/[\\u25b2\\u25bc]/g, "").trim());
+  return [...table.querySelectorAll("tbody tr")].map(row => Object.fromEntries(
+    [...row.cells].map((cell, i) => [heads[i], cell.textContent.trim()])));
+}
+"""
+
+
+def cells(page: Page) -> list[dict[str, str]]:
+    """The text of each row's cells by column heading ("Name", "E-mail", "City", ...), in the
+    order of rows(page)."""
+    return page.locator("table.contacts").first.evaluate(CELLS_JS)
+
+
+def option_counts(page: Page, select_id: str) -> dict[str, int | None]:
+    """The count each option of a select shows, by option value ("All" left out)."""
+    return {value: option_count(label) for value, label in options(page, select_id) if value}
+
+
+def search_register(page: Page, **fields: str) -> None:
+    """Fill the register's filter form (the search box `q`, selects by option value) and press
+    "Search"; waits for the next page's results heading."""
+    form = page.locator("#register-filters")
+    for name, value in fields.items():
+        if name == "q":
+            form.locator("#filter-q").fill(value)
+        else:
+            form.locator(f"#filter-{name}").select_option(value=value)
+    with page.expect_navigation():
+        form.get_by_role("button", name="Search").click()
+    expect(page.locator("#results-heading")).to_be_visible()
