@@ -346,7 +346,7 @@ class RegisterSyncAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status"]
     search_fields = ["customer_id"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "customer_id",
         "status",
         "started_at",
@@ -360,7 +360,7 @@ class RegisterSyncAdmin(admin.ModelAdmin):
         "failed_ids",
         "last_error",
         "requested_at",
-    ]
+    )
     actions = ["action_sync_now"]
 
     @admin.display(description=_("failed ids"))

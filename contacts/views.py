@@ -96,14 +96,13 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         list_params={key: request.GET.get(key, "") for key in LIST_PARAMS},
     )
     context.update(_register_context(credential))
+    notices = list(parsed.notices)
+    context["notices"] = notices
     if not parsed.query.ids and parsed.query.q:
         # No register yet: Vitec's own search finds the ids, the lookup shows them.
         context["searched_term"] = parsed.query.q
         if len(parsed.query.q) < services.MIN_SEARCH_TERM:
-            context["notices"] = [
-                *context["notices"],
-                gettext("Vitec searches for at least 5 characters: type a longer term."),
-            ]
+            notices.append(gettext("Vitec searches for at least 5 characters: type a longer term."))
         else:
             try:
                 found, search_error = services.contacts_search(
@@ -114,10 +113,8 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
             if search_error:
                 context["error"] = search_error
             elif not found:
-                context["notices"] = [
-                    *context["notices"],
-                    gettext("Vitec found no contact for “%(term)s”.") % {"term": parsed.query.q},
-                ]
+                term = parsed.query.q
+                notices.append(gettext("Vitec found no contact for “%(term)s”.") % {"term": term})
             parsed = replace(parsed, query=replace(parsed.query, ids=found, q=""))
             context["searched"] = True
     if parsed.query.ids:
@@ -257,9 +254,10 @@ def _lookup_post(
     if not form.is_valid():
         if services.register_open_to(credential) is not None:
             for error in form.errors.get("ids", []):
-                messages.error(request, error)
+                messages.error(request, str(error))
             return redirect(_lookup_url({"credential": str(credential.pk)}))
-        context = _page_context(credential, credentials, form, **_register_context(credential))
+        context = _page_context(credential, credentials, form)
+        context.update(_register_context(credential))
         return render(request, "contacts/lookup.html", context)
     filters = {key: request.POST.get(key, "") for key in ("type", "category", "q", "sort")}
     parsed = query_from_params({**filters, "ids": form.cleaned_data["ids"]})

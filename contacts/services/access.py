@@ -61,9 +61,9 @@ def contact_show(
 
     The contact comes from the office register when it is open to the credential and holds it
     (kept fresh by syncs and Vitec's notifications), else from Vitec (through the cache)."""
-    held = _register_contact(credential, contact_id)
-    if held is not None:
-        contact, lookup = held, Lookup(result=LookupResult(requested=(held.id,), contacts=(held,)))
+    contact: Contact | None = _register_contact(credential, contact_id)
+    if contact is not None:
+        lookup = Lookup(result=LookupResult(requested=(contact.id,), contacts=(contact,)))
     else:
         contact, lookup = contact_get(credential=credential, contact_id=contact_id)
     has_number = contact is not None and bool(social_security_number(contact))

@@ -64,7 +64,10 @@ def notification_accept(body: dict[str, Any]) -> Accepted:
                     asked_at=now,
                 )
         except IntegrityError:  # already waiting: a burst of the same id is one re-read
-            pass
+            # Named again: a refresh reading it right now must not forget it (see refresh_pending).
+            RegisterRefresh.objects.filter(
+                customer_id=customer_id, id_key=id_key(contact_id)
+            ).update(asked_at=now)
     _refresh_enqueue(customer_id)
     return Accepted(True, queued=len(ids))
 

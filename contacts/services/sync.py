@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # renewed after every chunk; a crashed sync frees the customer then
 CHUNK_IDS = 200  # ids fetched (10 calls of 20, concurrently) and stored per transaction
 MARGIN = timedelta(minutes=10)  # ChangedAtFrom starts this long before the last sync began
+STALE_CHUNK = 500  # listed ids whose changedAt is read from the register per query (_stale)
 
 
 class SyncUnavailable(Exception):
@@ -143,15 +144,22 @@ def _with_accepted_credential(
 
 
 def _stale(customer_id: str, listed: Sequence[tuple[str, datetime | None]]) -> list[str]:
-    """The listed ids whose contact the register lacks or holds at another `changedAt`."""
-    held = dict(
-        RegisterContact.objects.filter(customer_id=customer_id).values_list("id_key", "changed_at")
-    )
+    """The listed ids whose contact the register lacks or holds at another `changedAt`.
+
+    Reads the register's `changedAt` of the listed ids only, STALE_CHUNK at a time: never the
+    whole office (an incremental sync lists a few ids)."""
     stale = []
-    for contact_id, changed_at in listed:
-        key = id_key(contact_id)
-        if key not in held or changed_at is None or held[key] != changed_at:
-            stale.append(contact_id)
+    for start in range(0, len(listed), STALE_CHUNK):
+        chunk = listed[start : start + STALE_CHUNK]
+        held = dict(
+            RegisterContact.objects.filter(
+                customer_id=customer_id, id_key__in=[id_key(contact_id) for contact_id, _ in chunk]
+            ).values_list("id_key", "changed_at")
+        )
+        for contact_id, changed_at in chunk:
+            key = id_key(contact_id)
+            if key not in held or changed_at is None or held[key] != changed_at:
+                stale.append(contact_id)
     return stale
 
 
@@ -314,6 +322,7 @@ def refresh_pending(customer_id: str) -> SyncReport:
     """Re-read every id notifications queued for the customer (each once, however often it was
     named), then forget them. Ids named while this runs queue another refresh."""
     RegisterSync.objects.filter(customer_id=customer_id).update(refresh_queued=False)
+    started = timezone.now()
     pending = list(
         RegisterRefresh.objects.filter(customer_id=customer_id).values_list("pk", "contact_id")
     )
@@ -322,7 +331,9 @@ def refresh_pending(customer_id: str) -> SyncReport:
     report = refresh_contacts(customer_id, [contact_id for _, contact_id in pending])
     if not report.error:
         done = [pk for pk, contact_id in pending if contact_id not in report.failed_ids]
-        RegisterRefresh.objects.filter(pk__in=done).delete()
+        # An id named again while Vitec was being asked (asked_at later than `started`, see
+        # notification_accept) stays for the refresh its notification queued.
+        RegisterRefresh.objects.filter(pk__in=done, asked_at__lte=started).delete()
     return report
 
 
