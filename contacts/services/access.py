@@ -151,7 +151,9 @@ def register_page(
     view = register_view(
         customer_id=credential.customer_id, query=query, agents=agent_names(credential)
     )
-    page = Paginator(view.rows, query.per_page).get_page(query.page)
+    paginator = Paginator(view.rows, query.per_page)
+    paginator.count = view.total  # counted with the facets: not counted again
+    page = paginator.get_page(query.page)
     rows = list(page.object_list)
     live = (
         contacts_lookup(credential=credential, ids=view.unknown_ids) if view.unknown_ids else None

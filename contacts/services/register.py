@@ -122,6 +122,10 @@ def _term_filter(term: str) -> Q:
     condition = Q()
     if len(digits) in (10, 12) and swedish_personnummer_valid(term.strip()):
         condition |= Q(personnummer_index=personnummer_index(term))
+        if not (len(digits) == 10 and digits.startswith("0") and digits == term.strip()):
+            # Written as a personnummer (a century, a dash or a plus, or not a phone's leading
+            # 0): found by the index alone, one row read. Ten bare digits from 0 may be a phone.
+            return condition
     if PHONE_SHAPED.match(term.strip()) and len(digits) >= 3:
         condition |= Q(phone_digits__contains=phone_digits(term.strip()))
         condition |= Q(search_text__contains=digits)
@@ -176,11 +180,56 @@ def _counts(rows: QuerySet, column: str) -> dict[Any, int]:
     }
 
 
+# Facets whose choices are fixed: counted together, one conditional COUNT per choice, in one
+# query over the rows that the other filters leave (see _facets).
+_FIXED_CHOICES: dict[str, dict[str, Q]] = {
+    "gdpr": {
+        "informed": Q(gdpr_informed_at__isnull=False),
+        "missing": Q(gdpr_informed_at__isnull=True, contact_type="Person"),
+    },
+    "advertising": {"yes": Q(advertising=True), "no": Q(advertising=False)},
+    "deceased": {"yes": Q(deceased=True), "no": Q(deceased=False)},
+    "lead_score": {value: Q(lead_score=int(value)) for value, _label in LEAD_SCORES},
+}
+_FIXED_LABELS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "gdpr": GDPR_CHOICES,
+    "advertising": YES_NO,
+    "deceased": YES_NO,
+    "lead_score": LEAD_SCORES,
+}
+
+
+def _fixed_counts(rows: QuerySet, params: list[str], *, total: bool) -> dict[str, int]:
+    """Counts of each choice of these fixed facets (keys "param:value"), and of all the rows
+    ("total") when asked, in one query."""
+    counts = {
+        f"{param}:{value}": Count("pk", filter=condition)
+        for param in params
+        for value, condition in _FIXED_CHOICES[param].items()
+    }
+    if total:
+        counts["total"] = Count("pk")
+    return rows.order_by().aggregate(**counts) if counts else {}
+
+
 def _facets(
-    customer_id: str, query: RegisterQuery, conditions: Mapping[str, Q], agents: Mapping[str, str]
-) -> tuple[Facet, ...]:
+    customer_id: str, conditions: Mapping[str, Q], agents: Mapping[str, str]
+) -> tuple[int, tuple[Facet, ...]]:
+    """The number of rows of the view and its facets: beside each choice, how many rows it would
+    leave with the other filters kept (a facet leaves its own filter out, as Django admin's do).
+
+    The fixed facets whose filter is not set share the view's own rows: they are counted in one
+    query with the total; each set one is counted in one query without its filter.
+    """
+
     def without(param: str) -> QuerySet:
         return _filtered(customer_id, conditions, leave_out=param)
+
+    unset = [param for param in _FIXED_CHOICES if param not in conditions]
+    fixed = _fixed_counts(without(""), unset, total=True)
+    for param in _FIXED_CHOICES:
+        if param in conditions:
+            fixed.update(_fixed_counts(without(param), [param], total=False))
 
     types = _counts(without("type"), "contact_type")
     known = {str(t): str(label) for t, label in TYPE_LABELS.items()}
@@ -203,39 +252,22 @@ def _facets(
         old = merged.get(value)
         merged[value] = (value, label, n + (old[2] if old else 0))
 
-    gdpr_rows = without("gdpr")
-    informed = gdpr_rows.filter(gdpr_informed_at__isnull=False).count()
-    missing = gdpr_rows.filter(gdpr_informed_at__isnull=True, contact_type="Person").count()
-    advertising = _counts(without("advertising"), "advertising")
-    deceased = _counts(without("deceased"), "deceased")
-    scores = _counts(without("lead_score"), "lead_score")
     agent_counts = _counts(without("agent"), "agent_id")
-    return (
+
+    def fixed_facet(param: str, label: object) -> Facet:
+        return Facet(
+            param,
+            label,
+            tuple((v, str(text), fixed[f"{param}:{v}"]) for v, text in _FIXED_LABELS[param]),
+        )
+
+    return fixed["total"], (
         Facet("type", _("Type"), tuple(type_choices)),
         Facet("category", _("Category"), tuple(merged.values())),
-        Facet(
-            "gdpr",
-            _("GDPR"),
-            (
-                ("informed", str(GDPR_CHOICES[0][1]), informed),
-                ("missing", str(GDPR_CHOICES[1][1]), missing),
-            ),
-        ),
-        Facet(
-            "advertising",
-            _("Advertising consent"),
-            tuple((v, str(label), advertising.get(v == "yes", 0)) for v, label in YES_NO),
-        ),
-        Facet(
-            "deceased",
-            _("Deceased"),
-            tuple((v, str(label), deceased.get(v == "yes", 0)) for v, label in YES_NO),
-        ),
-        Facet(
-            "lead_score",
-            _("Lead score"),
-            tuple((v, label, scores.get(int(v), 0)) for v, label in LEAD_SCORES),
-        ),
+        fixed_facet("gdpr", _("GDPR")),
+        fixed_facet("advertising", _("Advertising consent")),
+        fixed_facet("deceased", _("Deceased")),
+        fixed_facet("lead_score", _("Lead score")),
         Facet(
             "agent",
             _("Agent"),
@@ -278,11 +310,14 @@ def register_view(
             ).values_list("id_key", flat=True)
         )
         unknown = tuple(i for i in query.ids if id_key(i) not in held)
-    facets = _facets(customer_id, query, conditions, agents or {}) if with_facets else ()
+    if with_facets:
+        total, facets = _facets(customer_id, conditions, agents or {})
+    else:
+        total, facets = rows.count(), ()
     return RegisterView(
         query=query,
         rows=rows,
-        total=rows.count(),
+        total=total,
         facets=facets,
         sync=register_state(customer_id),
         unknown_ids=unknown,
