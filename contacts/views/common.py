@@ -1,0 +1,55 @@
+"""What every page of the contacts app needs: the logged-in request, the broker's credential or
+a 404, the list page's address, and the messages shown instead of data."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.models import User
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext
+
+from .. import services
+from ..models import VitecCredential
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request to a view behind login_required: its user is logged in."""
+
+    user: User
+
+
+LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
+
+
+def credential_or_404(
+    request: AuthenticatedHttpRequest, credential_id: str | None
+) -> VitecCredential:
+    credential = services.credential_for_user(user=request.user, credential_id=credential_id)
+    if credential is None:
+        raise Http404("No such credential")
+    return credential
+
+
+def no_credentials(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return render(request, "contacts/no_credentials.html")
+
+
+def lookup_url(params: dict[str, str]) -> str:
+    kept = {key: value for key, value in params.items() if value}
+    return reverse("contacts:lookup") + ("?" + urlencode(kept) if kept else "")
+
+
+def not_logged_message() -> str:
+    return gettext(
+        "Nothing was shown: the access could not be logged, and personal data is only shown "
+        "when it is. Try again in a while, or tell your administrator if it keeps happening."
+    )
+
+
+def credential_broken_message() -> str:
+    return gettext(
+        "The stored Vitec password cannot be read. Ask your administrator to set it again."
+    )

@@ -1,0 +1,246 @@
+"""The list page (`/contacts/`): the office register when it is open to the credential, else
+lookups by id (and Vitec's own search); "Sync now"."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods
+
+from .. import services
+from ..audit import Actor, AuditUnavailable
+from ..crypto import CredentialDecryptionError
+from ..forms import (
+    SESSION_LISTS,
+    ExportForm,
+    LookupForm,
+    ids_reference,
+    query_from_params,
+    register_query_from_params,
+)
+from ..models import VitecCredential
+from .common import (
+    LIST_PARAMS,
+    AuthenticatedHttpRequest,
+    credential_broken_message,
+    credential_or_404,
+    lookup_url,
+    no_credentials,
+    not_logged_message,
+)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
+    credentials = list(services.credentials_for_user(user=request.user))
+    if not credentials:
+        return no_credentials(request)
+    source = request.POST if request.method == "POST" else request.GET
+    credential = credential_or_404(request, source.get("credential") or None)
+
+    if request.method == "POST":
+        return _lookup_post(request, credential, credentials)
+
+    state = services.register_opening(credential)
+    if state is not None:
+        return _register_page(request, credential, credentials)
+
+    parsed = query_from_params(request.GET, request.session)
+    context = _page_context(
+        credential,
+        credentials,
+        LookupForm(initial={"ids": parsed.ids_text}),
+        query=parsed.query,
+        notices=parsed.notices,
+        list_params={key: request.GET.get(key, "") for key in LIST_PARAMS},
+    )
+    context.update(_register_context(credential))
+    notices = list(parsed.notices)
+    context["notices"] = notices
+    if not parsed.query.ids and parsed.query.q:
+        # No register yet: Vitec's own search finds the ids, the lookup shows them.
+        context["searched_term"] = parsed.query.q
+        if len(parsed.query.q) < services.MIN_SEARCH_TERM:
+            notices.append(gettext("Vitec searches for at least 5 characters: type a longer term."))
+        else:
+            try:
+                found, search_error = services.contacts_search(
+                    credential=credential, term=parsed.query.q
+                )
+            except CredentialDecryptionError:
+                found, search_error = (), credential_broken_message()
+            if search_error:
+                context["error"] = search_error
+            elif not found:
+                term = parsed.query.q
+                notices.append(gettext("Vitec found no contact for “%(term)s”.") % {"term": term})
+            parsed = replace(parsed, query=replace(parsed.query, ids=found, q=""))
+            context["searched"] = True
+    if parsed.query.ids:
+        try:
+            view = services.contacts_page(
+                credential=credential, query=parsed.query, actor=Actor.of(request)
+            )
+        except CredentialDecryptionError:
+            context["error"] = credential_broken_message()
+        except AuditUnavailable:
+            context["error"] = not_logged_message()
+        else:
+            page = Paginator(view.rows, services.PAGE_SIZE).get_page(parsed.query.page)
+            rows = [services.contact_row(c, view.category_names) for c in page.object_list]
+            context.update({"view": view, "page": page, "rows": rows})
+    return render(request, "contacts/lookup.html", context)
+
+
+def _register_page(
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    credentials: list[VitecCredential],
+) -> HttpResponse:
+    """The office register: every contact of the customer, searched and filtered at database
+    speed."""
+    query, notices = register_query_from_params(request.GET, request.session)
+    # The id filter travels as it came: in the URL, or by the session list a long one is kept in.
+    list_key = request.GET.get("list", "")
+    if query.ids and list_key in request.session.get(SESSION_LISTS, {}):
+        ids_params = {"list": list_key}
+    else:
+        ids_params = {"ids": ",".join(query.ids)} if query.ids else {}
+    filters = {key: value for key, value in query.params().items() if key != "ids"}
+    context: dict[str, object] = {
+        "credential": credential,
+        "credentials": credentials,
+        "query": query,
+        "notices": notices,
+        "columns": services.HTML_COLUMNS,
+        "page_sizes": services.REGISTER_PAGE_SIZES,
+        "export_form": ExportForm(),
+        "ids_form": LookupForm(initial={"ids": "\n".join(query.ids)}),
+        "ids_params": ids_params,
+        "list_params": {"credential": str(credential.pk), **ids_params, **filters},
+    }
+    try:
+        shown = services.register_page(credential=credential, query=query, actor=Actor.of(request))
+    except AuditUnavailable:
+        context["error"] = not_logged_message()
+        return render(request, "contacts/register.html", context, status=503)
+    live = shown.live.result if shown.live else None
+    names = {c.id: c.name or c.id for contact in shown.contacts for c in contact.categories}
+    context.update(
+        {
+            "shown": shown,
+            "view": shown.view,
+            "page": shown.page,
+            "rows": [services.contact_row(c, names) for c in shown.contacts],
+            "live_rows": [services.contact_row(c, {}) for c in live.contacts] if live else [],
+            "unknown_ids": [
+                i for i in shown.view.unknown_ids if live is None or i in live.not_found
+            ],
+            "live_failed": [i for batch in live.failed for i in batch.ids] if live else [],
+            "sync": shown.view.sync,
+            "facets": [(f, getattr(query, f.param)) for f in shown.view.facets],
+            "sortable_keys": list(services.REGISTER_SORTS),
+        }
+    )
+    return render(request, "contacts/register.html", context)
+
+
+@login_required
+@require_http_methods(["POST"])
+def register_sync(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """ "Sync now": queue a sync of the credential's customer, back to the list."""
+    credential = credential_or_404(request, request.POST.get("credential") or None)
+    if services.register_sync_ask(credential=credential, actor=Actor.of(request)):
+        messages.success(request, gettext("A sync with Vitec has been asked for."))
+    else:
+        messages.info(request, gettext("A sync with Vitec is already queued or running."))
+    return redirect(lookup_url({"credential": str(credential.pk)}))
+
+
+def _register_context(credential: VitecCredential) -> dict[str, object]:
+    """What the lookup page says of the customer's register (being built, or closed to this
+    credential)."""
+    register = services.register_state(credential.customer_id)
+    held = services.register_held(credential.customer_id) if register and not register.ready else 0
+    return {"register": register, "register_held": held}
+
+
+def _page_context(
+    credential: VitecCredential,
+    credentials: list[VitecCredential],
+    form: LookupForm,
+    *,
+    notices: list[str] | None = None,
+    list_params: dict[str, str] | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """What every rendering of the lookup page needs; the results are added by the caller."""
+    return {
+        "credential": credential,
+        "credentials": credentials,
+        "form": form,
+        "export_form": ExportForm(),
+        "notices": notices or [],
+        "columns": services.HTML_COLUMNS,
+        "list_params": list_params or {},
+        **extra,
+    }
+
+
+def _lookup_post(
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    credentials: list[VitecCredential],
+) -> HttpResponse:
+    """A new id list (long lists fit a POST, not a URL), or "refresh": then back to a GET."""
+    if "refresh" in request.POST:
+        parsed = query_from_params(request.POST, request.session)
+        if parsed.query.ids:
+            with contextlib.suppress(CredentialDecryptionError):  # the GET that follows says so
+                services.contacts_lookup(credential=credential, ids=parsed.query.ids, refresh=True)
+        list_key = request.POST.get("list", "")
+        known = request.session.get(SESSION_LISTS, {})
+        keep = {"list": list_key} if list_key in known and not request.POST.get("ids") else None
+        return _redirect_to_view(request, credential, parsed.query, ids_params=keep)
+
+    form = LookupForm(request.POST)
+    if not form.is_valid():
+        if services.register_open_to(credential) is not None:
+            for error in form.errors.get("ids", []):
+                messages.error(request, str(error))
+            return redirect(lookup_url({"credential": str(credential.pk)}))
+        context = _page_context(credential, credentials, form)
+        context.update(_register_context(credential))
+        return render(request, "contacts/lookup.html", context)
+    filters = {key: request.POST.get(key, "") for key in ("type", "category", "q", "sort")}
+    parsed = query_from_params({**filters, "ids": form.cleaned_data["ids"]})
+    for notice in parsed.notices:  # what was left out must still be said after the redirect
+        messages.warning(request, notice)
+    return _redirect_to_view(request, credential, parsed.query)
+
+
+def _redirect_to_view(
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    query: services.ContactQuery,
+    *,
+    ids_params: dict[str, str] | None = None,
+) -> HttpResponse:
+    """To the GET page of a view, built from the parsed (and so shortened) query only."""
+    params = {
+        "credential": str(credential.pk),
+        **(ids_params or ids_reference(query.ids, request.session)),
+        "type": query.type,
+        "category": query.category,
+        "q": query.q,
+        "sort": query.sort,
+    }
+    return redirect(lookup_url(params))
