@@ -7,9 +7,14 @@ with PostgreSQL and Redis when they answer (as in production), and measures over
    that sends one batch of 20 at a time, as Vitec's own code samples do;
 2. the CSV export of 1,000 contacts, cold and cached: time, and the peak memory (VmHWM) of the
    one gunicorn worker over an empty request;
-3. load: 50 concurrent brokers for 60 s (wrk) on cached lookups of 100 ids.
+3. load: 50 concurrent brokers for 60 s (wrk) on cached lookups of 100 ids;
+4. the office register (benchmarks/register.py): a full and an incremental sync of an office of
+   50,000 contacts, and the register's list page searched and filtered, on PostgreSQL and on
+   SQLite.
 
     .venv/bin/python -m benchmarks.run [--latency-ms 300] [--load-seconds 60] [--output FILE]
+    .venv/bin/python -m benchmarks.run --only register   # 4 alone (no wrk needed)
+    .venv/bin/python -m benchmarks.run --only lookups    # 1 to 3 alone
 """
 
 from __future__ import annotations
@@ -141,6 +146,48 @@ class Site:
         if response.status_code != 200 or not response.content.startswith("\ufeff".encode()):
             raise SystemExit(f"export failed: {response.status_code}")
         return elapsed, response.content.count(b"\r\n") - 1
+
+
+def bench_env(workdir: Path, sandbox: str) -> dict[str, str]:
+    """Production settings (DEBUG off) for the processes started here; DATABASE_URL and
+    CACHE_URL are added by the caller."""
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 60,
+        "CREDENTIAL_KEYS": "ZGV2ZWxvcG1lbnQtb25seS1ub3QtYS1zZWNyZXQtISE=",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "VITEC_BASE_URL": sandbox,
+        "STATIC_ROOT": str(workdir / "static"),
+        "LOG_LEVEL": "WARNING",
+        "LOGIN_FAILURE_LIMIT": "1000",
+        "DJANGO_SETTINGS_MODULE": "crmviewer.settings",
+        "TRUST_X_FORWARDED_PROTO": "true",  # see HttpsSession
+    }
+
+
+def pg_recreate() -> None:
+    """An empty crmviewer_bench database."""
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "--if-exists", "crmviewer_bench"], check=False)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "crmviewer_bench"], check=True)
+
+
+def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
+    command = [PYTHON, "-m", "gunicorn", "crmviewer.wsgi:application"]
+    if (ROOT / "gunicorn.conf.py").exists():
+        command += ["-c", str(ROOT / "gunicorn.conf.py")]
+    return [
+        *command,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "/dev/null",
+    ]
 
 
 def setup_database(env: dict[str, str]) -> int:
@@ -276,54 +323,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument(
+        "--only",
+        choices=("lookups", "register"),
+        help="run one part: the lookups, export and load test (1-3), or the office register (4)",
+    )
+    parser.add_argument(
+        "--register-contacts", type=int, default=50_000, help="contacts in the office (4)"
+    )
+    parser.add_argument(
+        "--register-requests", type=int, default=50, help="requests per list-page measure (4)"
+    )
+    parser.add_argument(
+        "--register-databases",
+        default="postgresql,sqlite",
+        help="comma-separated: postgresql, sqlite (4); PostgreSQL only when it answers",
+    )
     args = parser.parse_args(argv)
-    if not shutil.which("wrk"):
+    if args.only != "register" and not shutil.which("wrk"):
         raise SystemExit("wrk is needed for the load test: apt-get install wrk")
 
     workdir = Path(tempfile.mkdtemp(prefix="crmviewer-bench-"))
-    sandbox_port, web_port = free_port(), free_port()
-    sandbox = f"http://127.0.0.1:{sandbox_port}"
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "CREDENTIAL_KEYS": "ZGV2ZWxvcG1lbnQtb25seS1ub3QtYS1zZWNyZXQtISE=",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "VITEC_BASE_URL": sandbox,
-        "STATIC_ROOT": str(workdir / "static"),
-        "LOG_LEVEL": "WARNING",
-        "LOGIN_FAILURE_LIMIT": "1000",
-        "DJANGO_SETTINGS_MODULE": "crmviewer.settings",
-    }
     use_pg = answers(["pg_isready", "-h", "127.0.0.1", "-q"])
     use_redis = answers(["redis-cli", "-n", "14", "ping"])
+    if args.only != "register":
+        lookups(args, workdir, use_pg=use_pg, use_redis=use_redis)
+    if args.only != "lookups":
+        from benchmarks import register
+
+        register.main(args, workdir, use_pg=use_pg, use_redis=use_redis)
+    print(f"Written to {args.output}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def lookups(args: argparse.Namespace, workdir: Path, *, use_pg: bool, use_redis: bool) -> None:
+    """1 to 3 (see the module docstring), written to args.output."""
+    sandbox_port, web_port = free_port(), free_port()
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    env = bench_env(workdir, sandbox)
     if use_pg:
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "--if-exists", "crmviewer_bench"], check=False)
-        subprocess.run(["createdb", "-h", "127.0.0.1", "crmviewer_bench"], check=True)
+        pg_recreate()
     env["DATABASE_URL"] = PG_URL if use_pg else f"sqlite:///{workdir / 'bench.sqlite3'}"
     env["CACHE_URL"] = REDIS_URL if use_redis else "locmemcache://bench"
-    env["TRUST_X_FORWARDED_PROTO"] = "true"  # see HttpsSession
     subprocess.run(
         [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
     credential_id = setup_database(env)
 
     def gunicorn(workers: int, threads: int) -> list[str]:
-        command = [PYTHON, "-m", "gunicorn", "crmviewer.wsgi:application"]
-        if (ROOT / "gunicorn.conf.py").exists():
-            command += ["-c", str(ROOT / "gunicorn.conf.py")]
-        return [
-            *command,
-            "--bind",
-            f"127.0.0.1:{web_port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--access-logfile",
-            "/dev/null",
-        ]
+        return gunicorn_command(web_port, workers, threads)
 
     from contacts.vitec.sandbox.data import customer_data
 
@@ -418,9 +467,6 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     write_report(Path(args.output), report, args, use_pg=use_pg, use_redis=use_redis)
-    print(f"Written to {args.output}")
-    shutil.rmtree(workdir, ignore_errors=True)
-    return 0
 
 
 def write_report(path: Path, r: dict, args, *, use_pg: bool, use_redis: bool) -> None:
@@ -481,7 +527,10 @@ def write_report(path: Path, r: dict, args, *, use_pg: bool, use_redis: bool) ->
         "Target: zero errors.",
         "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    from benchmarks.register import section_of
+
+    kept = section_of(path)  # the office register's section, written by benchmarks/register.py
+    path.write_text("\n".join(lines) + (f"\n{kept}" if kept else ""), encoding="utf-8")
 
 
 def cpu_model() -> str:

@@ -85,7 +85,7 @@ def test_an_interrupted_sync_keeps_its_progress(office, vitec, monkeypatch):
     with pytest.raises(RuntimeError):
         sync.sync_customer(CUSTOMER)
     kept = RegisterContact.objects.filter(customer_id=CUSTOMER).count()
-    assert kept == sum(stored) == 2 * sync.CHUNK_IDS
+    assert kept == sum(stored) == 2 * sync.chunk_ids()
     monkeypatch.setattr(sync, "store_contacts", real)
     report = sync.sync_customer(CUSTOMER)
     assert report.fetched == len(oracle.records(CUSTOMER)) - kept  # only what was missing

@@ -20,6 +20,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,7 +39,7 @@ from ..models import (
 )
 from ..vitec.client import VitecClient
 from ..vitec.errors import AuthenticationError, PermissionDeniedError, VitecError
-from ..vitec.ids import id_key
+from ..vitec.ids import MAX_IDS_PER_CALL, LookupResult, id_key
 from ..vitec.models import Contact
 from .lookup import client_for_credential, standing_record
 from .messages import broker_message
@@ -47,7 +48,7 @@ from .register_store import categories_for, row_for
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # renewed after every chunk; a crashed sync frees the customer then
-CHUNK_IDS = 200  # ids fetched (10 calls of 20, concurrently) and stored per transaction
+CHUNK_ROUNDS = 3  # a chunk is this many rounds of concurrent calls (see chunk_ids)
 MARGIN = timedelta(minutes=10)  # ChangedAtFrom starts this long before the last sync began
 STALE_CHUNK = 500  # listed ids whose changedAt is read from the register per query (_stale)
 
@@ -195,25 +196,45 @@ def remove_contacts(customer_id: str, ids: Iterable[str]) -> int:
     return deleted
 
 
+def chunk_ids() -> int:
+    """Ids fetched and stored per transaction: whole rounds of calls (20 ids each, as many at
+    once as VITEC_MAX_CONCURRENCY allows), so no round goes out part-empty: 240 at 4."""
+    return MAX_IDS_PER_CALL * max(1, settings.VITEC_MAX_CONCURRENCY) * CHUNK_ROUNDS
+
+
 def _fetch_and_store(
     client: VitecClient, customer_id: str, ids: Sequence[str], report: SyncReport, owner: str
 ) -> None:
-    for start in range(0, len(ids), CHUNK_IDS):
-        chunk = ids[start : start + CHUNK_IDS]
-        result = client.fetch_contacts(customer_id, chunk)
-        report.calls += result.calls
-        report.fetched += store_contacts(customer_id, result.contacts)
-        report.changed += len(result.contacts)
-        # Listed but no longer there when fetched: deleted in between.
-        report.deleted += remove_contacts(customer_id, result.not_found)
-        for failed in result.failed:
-            report.failed_ids.extend(failed.ids)
-        if result.failed and not report.error:
-            report.error = str(broker_message(result.failed[0].error))
-        state = RegisterSync.objects.filter(customer_id=customer_id, locked_by=owner)
-        state.update(fetched=report.fetched, changed=report.changed, deleted=report.deleted)
-        if not _lease_take(customer_id, owner):
-            raise RuntimeError("the sync lease was lost")
+    """Fetch the ids chunk by chunk and store each chunk in its own transaction. The next chunk
+    is fetched (in one helper thread, HTTP only) while this one is stored, so Vitec's latency
+    and the database's writes overlap; at most two chunks are held at once."""
+    size = chunk_ids()
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    if not chunks:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch") as ahead:
+        pending = ahead.submit(client.fetch_contacts, customer_id, chunks[0])
+        for following in [*chunks[1:], None]:
+            result = pending.result()
+            if following is not None:
+                pending = ahead.submit(client.fetch_contacts, customer_id, following)
+            _store_chunk(result, customer_id, report, owner)
+
+
+def _store_chunk(result: LookupResult, customer_id: str, report: SyncReport, owner: str) -> None:
+    report.calls += result.calls
+    report.fetched += store_contacts(customer_id, result.contacts)
+    report.changed += len(result.contacts)
+    # Listed but no longer there when fetched: deleted in between.
+    report.deleted += remove_contacts(customer_id, result.not_found)
+    for failed in result.failed:
+        report.failed_ids.extend(failed.ids)
+    if result.failed and not report.error:
+        report.error = str(broker_message(result.failed[0].error))
+    state = RegisterSync.objects.filter(customer_id=customer_id, locked_by=owner)
+    state.update(fetched=report.fetched, changed=report.changed, deleted=report.deleted)
+    if not _lease_take(customer_id, owner):
+        raise RuntimeError("the sync lease was lost")
 
 
 def sync_customer(customer_id: str, *, full: bool = False) -> SyncReport:
