@@ -551,17 +551,15 @@ def section_lines(r: dict[str, Any], args: Any) -> list[str]:
         )
     lines += [
         "",
-        "Where a page's time goes (profiled when this was written, issue 11 item 8): every view "
-        "runs about 20 queries, nine of them over all the matching rows (the total and the "
-        "counts beside each filter), and renders 50 rows (about 1 ms each). PostgreSQL answers a "
-        "search from its trigram index, and the counts of two filters from a covering index, "
-        "but counting 26,000 matches nine times and joining their categories still takes about "
-        "90 ms. SQLite has no trigram index: each of those queries scans the narrow "
-        "register_search index (about 12 ms for 50,000 contacts). A personnummer such as "
-        "`490429-0147` is also shaped like a phone number, so the search looks it up in the blind "
-        "index *or* in three LIKE scans (contacts/services/register.py, `_term_filter`): on "
-        "SQLite every query of the page scans; on PostgreSQL the trigram indexes answer, and "
-        "what is left is the page's fixed work (session, audit record, queries, template), "
-        "about 40 ms.",
+        "Where a page's time goes (profiled for issue 11 item 8, then changed): a view counts its "
+        "matching rows in four to six queries (one for the total with every count of the fixed "
+        "filters, GDPR, consent, deceased and lead score; one more for each of those that is "
+        "set; the types, the categories and the brokers) and renders 50 rows (about 1 ms each). "
+        "PostgreSQL answers a search from its trigram index and the counts from a covering "
+        "index; with two filters over 26,000 rows the counts and the categories' join are still "
+        "the largest part. SQLite has no trigram index: each counting query scans the narrow "
+        "register_search index. An exact personnummer is found by its blind index alone (one "
+        "row); what is left is the page's fixed work (session, sync state, audit record and "
+        "session writes, template), which issue 13 profiles.",
     ]
     return lines
