@@ -66,18 +66,28 @@ class ExplicitCheckbox(forms.CheckboxInput):
 
 
 class ExportForm(forms.Form):
-    """Options of the download; the rows are those of the current view.
+    """Options of the download (CSV, Excel or vCard); the rows are those of the current view.
 
-    A file with personnummer is made only from a POST (with its CSRF token): see views.export_csv.
+    A file with personnummer is made only from a POST (with its CSRF token), and never as a
+    vCard: see views.exports. The separator is the CSV's only.
     """
 
     include_personnummer = forms.BooleanField(
-        label=_("Include personnummer"), required=False, widget=ExplicitCheckbox
+        label=_("Include personnummer"),
+        help_text=_("CSV and Excel only: a vCard never holds a personnummer."),
+        required=False,
+        widget=ExplicitCheckbox,
     )
     delimiter = forms.ChoiceField(
-        label=_("Separator"),
+        label=_("Separator (CSV)"),
         choices=[("semicolon", _("Semicolon (Excel, Swedish)")), ("comma", _("Comma"))],
         required=False,
+    )
+    partial = forms.BooleanField(
+        label=_("Export what arrived"),
+        help_text=_("The file then names the ids that could not be fetched."),
+        required=False,
+        widget=ExplicitCheckbox,
     )
 
     @property
@@ -89,6 +99,11 @@ class ExportForm(forms.Form):
     @property
     def personnummer(self) -> bool:
         return self.is_valid() and bool(self.cleaned_data.get("include_personnummer"))
+
+    @property
+    def what_arrived(self) -> bool:
+        """A partial export asked for: the contacts that arrived, the missing ids named."""
+        return self.is_valid() and bool(self.cleaned_data.get("partial"))
 
 
 @dataclass

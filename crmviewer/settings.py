@@ -122,6 +122,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# A form refused by the CSRF check (a page left open too long): a page that says to reload.
+CSRF_FAILURE_VIEW = "crmviewer.errors.csrf_failure"
 
 # Response headers. Everything a page loads comes from this site: no inline script or style
 # (nor does Django's admin, for lists with actions), no plugins, no framing, forms post to us.

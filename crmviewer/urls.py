@@ -24,3 +24,9 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
 ]
+
+# The error pages, in the site's layout (crmviewer/errors.py); the 500 page without the request.
+handler400 = "crmviewer.errors.bad_request"
+handler403 = "crmviewer.errors.permission_denied"
+handler404 = "crmviewer.errors.page_not_found"
+handler500 = "crmviewer.errors.server_error"

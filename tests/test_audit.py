@@ -395,6 +395,7 @@ def test_an_export_records_one_event(en_client, broker, credential, reference, i
             "sort": filters.get("sort", ""),
         },
         "include_personnummer": include,
+        "format": "csv",
     }
     assert leaks({f for n in numbers for f in number_forms(n)}) == []
 

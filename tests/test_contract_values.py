@@ -335,12 +335,13 @@ def test_the_csv_holds_every_contract_value(en_client, credential, served):
     assert greta["Deceased"] == "Yes"
     assert greta["E-mail"] == "greta.berg@example.se"
     assert greta["Second e-mail"] == ""
-    assert greta["Phone"] == "070-111 22 33"
+    assert greta["Mobile phone"] == "070-111 22 33"
+    assert greta["Home phone"] == "08-123 45 67"  # each phone in the column of its kind
     assert greta["Phone (E.164)"] == "+46701112233"
     assert greta["GDPR informed"] == "" and greta["Changed"] == ""
     assert greta["Organisationsnummer / personnummer"] == "811218-****"
     assert rows[FOREIGN_ID]["Deceased"] == "No"
-    assert rows[FOREIGN_ID]["Phone"] == "+47 22 33 44 55"
+    assert rows[FOREIGN_ID]["Mobile phone"] == "+47 22 33 44 55"
     assert rows[FOREIGN_ID]["Phone (E.164)"] == "+4722334455"
     assert rows[FOREIGN_ID]["Organisationsnummer / personnummer"] == "NO 1705801****"
     assert rows[INVALID_ID]["Organisationsnummer / personnummer"] == "811218-**** (invalid)"
@@ -350,7 +351,7 @@ def test_the_csv_holds_every_contract_value(en_client, credential, served):
     assert association["Deceased"] == "" and association["Changed"] == ""
     assert association["E-mail"] == "styrelsen@tallbacken.se"
     assert rows[COMPANY_ID]["Organisationsnummer / personnummer"] == "556703-7485"
-    assert rows[COMPANY_ID]["Phone"] == "031-12 34 56"
+    assert rows[COMPANY_ID]["Switchboard"] == "031-12 34 56"
     assert rows[COMPANY_ID]["Phone (E.164)"] == "+4631123456"
     assert rows[COMPANY_ID]["Deceased"] == ""
 
@@ -365,7 +366,10 @@ def test_the_csv_with_personnummer_on_request_gives_them_as_vitec_has_them(
     )
     body = b"".join(response.streaming_content).decode("utf-8")
     header, *rows = csv.reader(io.StringIO(body[1:], newline=""), delimiter=";")
-    numbers = {row[0]: dict(zip(header, row, strict=True))["Personnummer"] for row in rows}
+    numbers = {
+        row[0]: dict(zip(header, row, strict=True))["Organisationsnummer / personnummer"]
+        for row in rows
+    }
     assert numbers[DECEASED_ID] == "19811218-9876"
     assert numbers[FOREIGN_ID] == "NO 17058012345"
     assert numbers[COORDINATION_ID] == "8112789873"

@@ -1,5 +1,7 @@
-"""The CSV export: headers, streaming, delimiter, line ends, the rows of the current view, the
-personnummer option and formula-injection neutralising (csv_cell, with a property test)."""
+"""The CSV export: headers, streaming, delimiter, line ends, the rows of the current view (every
+phone and e-mail in a column of its own), the personnummer option (one column either way) and
+formula-injection neutralising (csv_cell, with a property test). The Excel and vCard exports, and
+partial files: tests/test_export_formats.py."""
 
 from __future__ import annotations
 
@@ -30,7 +32,11 @@ HEADER_EN = [
     "Deceased",
     "Type",
     "Organisationsnummer / personnummer",
-    "Phone",
+    "Mobile phone",
+    "Home phone",
+    "Work phone",
+    "Switchboard",
+    "Other phone",
     "Phone (E.164)",
     "E-mail",
     "Second e-mail",
@@ -49,7 +55,11 @@ HEADER_SV = [
     "Avliden",
     "Typ",
     "Organisationsnummer / personnummer",
-    "Telefon",
+    "Mobiltelefon",
+    "Hemtelefon",
+    "Arbetstelefon",
+    "Växel",
+    "Övrig telefon",
     "Telefon (E.164)",
     "E-post",
     "Andra e-postadress",
@@ -63,6 +73,14 @@ HEADER_SV = [
     "Ändrad",
 ]
 TYPE_EN = oracle.TYPE_EN
+PHONE_HEADERS = {
+    "cell": "Mobile phone",
+    "home": "Home phone",
+    "work": "Work phone",
+    "switch": "Switchboard",
+    "other": "Other phone",
+}
+KINDS = {False: ("cell", "home", "work", "other"), True: ("switch", "other")}  # by "a company"
 PHONE_SHAPED = re.compile(r"\+?[0-9][0-9 ()-]*")  # digits, spaces, dashes, parentheses
 
 
@@ -185,9 +203,13 @@ def test_export_values_come_from_the_contacts(en_client, credential, reference):
         elif number := oracle.swedish_personnummer(contact):
             assert cell["Organisationsnummer / personnummer"] == oracle.masked(number)
         phone = oracle.primary_phone(contact)
-        # The readable column in national format (the leading zero kept); E.164 beside it.
-        assert oracle.digits(cell["Phone"]) == (oracle.national_digits(phone) if phone else "")
-        assert cell["Phone"][:1] in ("", "0")
+        # Every phone in the column of its kind, in national format (the leading zero kept);
+        # the first one in E.164 beside them.
+        telephone = contact.get("telephone") or {}
+        for kind, header in PHONE_HEADERS.items():
+            number = telephone.get(kind) if kind in KINDS[contact["type"] == "Company"] else None
+            assert oracle.digits(cell[header]) == (oracle.national_digits(number) if number else "")
+            assert cell[header][:1] in ("", "0")
         assert cell["Phone (E.164)"] == (oracle.phone_e164(phone) if phone else "")
         emails = oracle.emails(contact)
         assert cell["E-mail"] == (emails[0] if emails else "")
@@ -266,10 +288,26 @@ def test_export_of_200_ids_by_session_list_with_a_type_filter(en_client, credent
 
 
 @pytest.mark.django_db
-def test_personnummer_column_only_on_request(en_client, credential, reference):
+def test_every_phone_and_email_has_a_column_of_its_own(en_client, credential, reference):
+    ids = ids_range(1, 200)
+    rows = parse(body_of(export(en_client, credential, ids)))
+    counts = {header: 0 for header in [*PHONE_HEADERS.values(), "Second e-mail"]}
+    for row in rows[1:]:
+        cell = dict(zip(HEADER_EN, row, strict=True))
+        for header in counts:
+            counts[header] += bool(cell[header])
+        contact = reference[row[0]]
+        numbers = [n for n in (contact.get("telephone") or {}).values() if n]
+        shown = [cell[h] for h in PHONE_HEADERS.values() if cell[h]]
+        assert sorted(map(oracle.national_digits, numbers)) == sorted(map(oracle.digits, shown))
+    assert all(counts.values()), counts  # the sample has every kind of phone, and two e-mails
+
+
+@pytest.mark.django_db
+def test_personnummer_only_on_request_in_the_one_identity_column(en_client, credential, reference):
     ids = ids_range(1, 200)
     default = parse(body_of(export(en_client, credential, ids)))
-    assert "Personnummer" not in default[0]
+    assert default[0] == HEADER_EN
     with_numbers = parse(
         body_of(
             export(
@@ -283,17 +321,23 @@ def test_personnummer_column_only_on_request(en_client, credential, reference):
         ),
         ",",
     )
-    assert with_numbers[0] == [*HEADER_EN, "Personnummer"]
-    assert [row[:-1] for row in with_numbers] == default
+    assert with_numbers[0] == HEADER_EN  # one column either way, never a second one
+    column = HEADER_EN.index("Organisationsnummer / personnummer")
+    assert len(with_numbers) == len(default)
 
     shown = 0
-    for row in with_numbers[1:]:
+    for row, masked_row in zip(with_numbers[1:], default[1:], strict=True):
+        # Only the identity column differs.
+        assert row[:column] + row[column + 1 :] == masked_row[:column] + masked_row[column + 1 :]
         contact = reference[row[0]]
         number = oracle.personnummer(contact) or ""
-        assert row[-1] == number
+        if contact["type"] == "Company":
+            assert row[column] == masked_row[column] == (contact["corporateNumber"] or "")
+            continue
+        assert row[column] == number  # as Vitec has it
         if number:
             shown += 1
-            shown_number = row[HEADER_EN.index("Organisationsnummer / personnummer")]
+            shown_number = masked_row[column]
             assert number not in shown_number
             assert oracle.digits(number)[-4:] not in shown_number.replace("****", "")
             swedish = oracle.swedish_personnummer(contact)
@@ -330,8 +374,7 @@ def test_only_an_explicit_yes_includes_the_personnummer(
     rows = parse(
         body_of(export(en_client, credential, ids, method="post", include_personnummer=value))
     )
-    assert (rows[0] == [*HEADER_EN, "Personnummer"]) is included
-    assert (rows[0] == HEADER_EN) is not included
+    assert rows[0] == HEADER_EN
     found = _numbers_in("\n".join(";".join(r) for r in rows), reference, ids)
     assert bool(found) is included
 
@@ -369,7 +412,7 @@ def test_the_page_offers_the_download_as_a_post_with_its_csrf_token(broker, cred
     refused = client.post(EXPORT, {**fields, "csrfmiddlewaretoken": "forged" * 8})
     assert refused.status_code == 403
     rows = parse(body_of(client.post(EXPORT, {**fields, "include_personnummer": "on"})))
-    assert rows[0][-1] == "Personnummer"
+    assert rows[0] == HEADER_EN
     assert _numbers_in("\n".join(";".join(r) for r in rows), reference, ids)
 
 

@@ -12,7 +12,8 @@ from django.test import Client
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale" / "sv" / "LC_MESSAGES"
 ENTRY = re.compile(
-    r'^msgid ((?:".*"\n)+)(?:msgid_plural ((?:".*"\n)+))?((?:msgstr(?:\[\d\])? (?:".*"\n)+)+)',
+    r'^(?:msgctxt ((?:".*"\n)+))?msgid ((?:".*"\n)+)'
+    r'(?:msgid_plural ((?:".*"\n)+))?((?:msgstr(?:\[\d\])? (?:".*"\n)+)+)',
     re.M,
 )
 
@@ -21,26 +22,28 @@ def _text(block: str) -> str:
     return "".join(ast.literal_eval(line) for line in block.strip().splitlines())
 
 
-def po_entries() -> list[tuple[str, str | None, list[str]]]:
+def po_entries() -> list[tuple[str | None, str, str | None, list[str]]]:
+    """(context, msgid, plural, translations) of every entry but the header."""
     source = (LOCALE / "django.po").read_text(encoding="utf-8")
     entries = []
     for match in ENTRY.finditer(source):
-        msgid = _text(match.group(1))
-        plural = _text(match.group(2)) if match.group(2) else None
+        context = _text(match.group(1)) if match.group(1) else None
+        msgid = _text(match.group(2))
+        plural = _text(match.group(3)) if match.group(3) else None
         strings = [
             _text(part)
-            for part in re.split(r"^msgstr(?:\[\d\])? ", match.group(3), flags=re.M)
+            for part in re.split(r"^msgstr(?:\[\d\])? ", match.group(4), flags=re.M)
             if part
         ]
         if msgid:  # the header entry has an empty msgid
-            entries.append((msgid, plural, strings))
+            entries.append((context, msgid, plural, strings))
     return entries
 
 
 def test_every_message_is_translated_and_none_is_fuzzy():
     entries = po_entries()
     assert len(entries) > 100
-    untranslated = [msgid for msgid, _, strings in entries if not all(strings)]
+    untranslated = [msgid for _, msgid, _, strings in entries if not all(strings)]
     assert untranslated == []
     assert "#, fuzzy" not in (LOCALE / "django.po").read_text(encoding="utf-8")
 
@@ -48,8 +51,10 @@ def test_every_message_is_translated_and_none_is_fuzzy():
 def test_the_compiled_catalogue_matches_the_source():
     with (LOCALE / "django.mo").open("rb") as compiled:
         catalogue = gettext.GNUTranslations(compiled)
-    for msgid, plural, strings in po_entries():
-        if plural is None:
+    for context, msgid, plural, strings in po_entries():
+        if context is not None:
+            assert catalogue.pgettext(context, msgid) == strings[0], (context, msgid)
+        elif plural is None:
             assert catalogue.gettext(msgid) == strings[0], msgid
         else:
             assert catalogue.ngettext(msgid, plural, 1) == strings[0], msgid

@@ -5,21 +5,21 @@ shows a message and no data. No trace, no data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 
 from ..audit import Actor, audit_record, audit_required
 from ..models import AuditEvent, RegisterContact, VitecCredential
-from ..vitec.ids import LookupResult, id_key
-from ..vitec.models import Contact
-from .exports import contacts_export_rows, register_export_rows
+from ..vitec.errors import VitecError
+from ..vitec.ids import LookupResult, id_key, unique_ids
+from ..vitec.models import Contact, CrmCompanyContact, CrmPersonContact, RelationType
+from .exports import ExportRows, register_contacts, view_contacts
 from .identity import social_security_number
 from .lookup import Lookup, contact_get, contacts_lookup
 from .register import RegisterQuery, RegisterView, register_open_to, register_view
 from .register_store import contact_of, contacts_of
-from .relations import Agent, ContactPeople, agent_names, contact_around
+from .relations import Agent, ContactPeople, agent_names, contact_around, relations_get
 from .selectors import ContactQuery, ContactView, contacts_view
 from .sync import sync_request
 
@@ -100,7 +100,12 @@ def _register_contact(credential: VitecCredential, contact_id: str) -> Contact |
 
 
 class ExportIncomplete(Exception):
-    """Some contacts of the view could not be fetched: no file, rather than one that lacks rows."""
+    """Some contacts of the view could not be fetched: no file, rather than one that lacks rows
+    (unless the broker asked for what arrived: a partial export, which names the missing ids)."""
+
+
+# The formats of a file: CSV, Excel and vCard.
+EXPORT_FORMATS = ("csv", "xlsx", "vcf")
 
 
 def contacts_export(
@@ -109,24 +114,98 @@ def contacts_export(
     query: ContactQuery,
     include_personnummer: bool,
     actor: Actor,
-) -> Iterator[list[str]]:
-    """The rows of the current view's file (header first, every page), the export recorded.
+    format: str = "csv",
+    partial: bool = False,
+) -> ExportRows:
+    """The contacts of the current view's file (every page), the export recorded first, with
+    its format (a vCard never holds a personnummer: recorded as not included).
 
-    Raises ExportIncomplete when a batch failed, AuditUnavailable when the export cannot be
-    recorded; in either case before anything is handed back.
+    Raises ExportIncomplete when a batch failed and `partial` was not asked for (with it, the
+    file holds what arrived and names the missing ids, recorded too), AuditUnavailable when the
+    export cannot be recorded; in either case before anything is handed back.
     """
+    include_personnummer = include_personnummer and format != "vcf"
     view = contacts_view(credential=credential, query=query)
-    if view.failures:
+    missing = tuple(i for failure in view.failures for i in failure.ids)
+    if missing and not partial:
         raise ExportIncomplete
+    details: dict[str, object] = {
+        "filters": _filters(query),
+        "include_personnummer": include_personnummer,
+        "format": format,
+    }
+    if missing:
+        details["missing"] = list(missing)
     audit_required(
         action=AuditEvent.Action.CSV_EXPORT,
         actor=actor,
         credential=credential,
         contact_ids=query.ids,
         row_count=len(view.rows),  # every row of the view is exported
-        details={"filters": _filters(query), "include_personnummer": include_personnummer},
+        details=details,
     )
-    return contacts_export_rows(view=view, include_personnummer=include_personnummer)
+    return ExportRows(
+        view_contacts(view, reveal=include_personnummer),
+        missing=missing,
+        include_personnummer=include_personnummer,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    """One contact for its vCard: None when Vitec has no such contact (`failed`: or its call
+    failed)."""
+
+    contact: Contact | None
+    failed: bool = False
+    organisation: str = ""  # a person's employer, when Vitec names one
+
+
+# A person's employer: the company they sign for, or are the contact person of.
+_EMPLOYER_RELATIONS = frozenset(
+    {RelationType.COMPANY_SIGNATORY, RelationType.COMPANY_CONTACT_PERSON}
+)
+
+
+def contact_card(*, credential: VitecCredential, contact_id: str, actor: Actor) -> ContactCard:
+    """One contact for its vCard (from the register when it holds it, else from Vitec), with a
+    person's employer; recorded as an export of that contact (format vcf) before it is handed
+    back. Nothing is recorded when there is no contact to hand back."""
+    contact = _register_contact(credential, contact_id)
+    if contact is None:
+        contact, lookup = contact_get(credential=credential, contact_id=contact_id)
+        if contact is None:
+            return ContactCard(contact=None, failed=bool(lookup.result.failed))
+    organisation = _employer(credential, contact)
+    audit_required(
+        action=AuditEvent.Action.CSV_EXPORT,
+        actor=actor,
+        credential=credential,
+        contact_ids=[contact_id],
+        row_count=1,
+        details={"format": "vcf", "include_personnummer": False},
+    )
+    return ContactCard(contact=contact, organisation=organisation)
+
+
+def _employer(credential: VitecCredential, contact: Contact) -> str:
+    """The name of the company a person works for by Vitec's relations ("" when none is named,
+    or the relations or the company cannot be fetched: the card is made without it)."""
+    if not isinstance(contact, CrmPersonContact):
+        return ""
+    try:
+        relations = relations_get(credential=credential, contact_id=contact.id)
+    except VitecError:
+        return ""
+    ids = unique_ids(
+        item.contact_id
+        for item in relations.reverse_relations
+        if item.relation in _EMPLOYER_RELATIONS
+    )
+    if not ids:
+        return ""
+    found = contacts_lookup(credential=credential, ids=ids).result.contacts
+    return next((c.name for c in found if isinstance(c, CrmCompanyContact) and c.name), "")
 
 
 # --- the office register ---------------------------------------------------------------------
@@ -178,9 +257,11 @@ def register_export(
     query: RegisterQuery,
     include_personnummer: bool,
     actor: Actor,
-) -> Iterator[list[str]]:
-    """The rows of the register's current view as a file (header first, every page), the
-    export recorded first. Rows are read from the database in chunks as the file is written."""
+    format: str = "csv",
+) -> ExportRows:
+    """The contacts of the register's current view as a file (every page), the export recorded
+    first, with its format. Rows are read from the database in chunks as the file is written."""
+    include_personnummer = include_personnummer and format != "vcf"
     view = register_view(customer_id=credential.customer_id, query=query, with_facets=False)
     audit_required(
         action=AuditEvent.Action.REGISTER_EXPORT,
@@ -191,9 +272,13 @@ def register_export(
             "filters": _register_filters(query),
             "ids": len(query.ids),
             "include_personnummer": include_personnummer,
+            "format": format,
         },
     )
-    return register_export_rows(view.rows, include_personnummer=include_personnummer)
+    return ExportRows(
+        register_contacts(view.rows, reveal=include_personnummer),
+        include_personnummer=include_personnummer,
+    )
 
 
 def register_sync_ask(*, credential: VitecCredential, actor: Actor) -> bool:

@@ -25,13 +25,19 @@ def credentials_for_user(*, user: User) -> QuerySet[VitecCredential]:
     return VitecCredential.objects.filter(user=user, is_active=True).order_by("label", "pk")
 
 
-def credential_for_user(*, user: User, credential_id: int | str | None) -> VitecCredential | None:
-    """The user's credential with that id, their first one when no id is given, else None.
+def credential_for_user(
+    *, user: User, credential_id: int | str | None = None, customer_id: str | None = None
+) -> VitecCredential | None:
+    """The user's credential for a customer (a link that names the customer opens for a
+    colleague with their own credential for it: a user has at most one per customer), else the
+    one with that id, else their first one when neither is given; otherwise None.
 
-    An id that belongs to another user, is inactive or is garbage gives None: the caller answers
-    404, so nobody can probe for other users' credentials.
+    A customer or id the user has no active credential for, or garbage, gives None: the caller
+    answers 404, so nobody can probe for other users' credentials.
     """
     credentials = credentials_for_user(user=user)
+    if customer_id not in (None, ""):
+        return credentials.filter(customer_id=customer_id).first()
     if credential_id in (None, ""):
         return credentials.first()
     try:

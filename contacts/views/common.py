@@ -3,6 +3,7 @@ a 404, the list page's address, and the messages shown instead of data."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
@@ -25,11 +26,17 @@ LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
 
 
 def credential_or_404(
-    request: AuthenticatedHttpRequest, credential_id: str | None
+    request: AuthenticatedHttpRequest, params: Mapping[str, str]
 ) -> VitecCredential:
-    credential = services.credential_for_user(user=request.user, credential_id=credential_id)
+    """The broker's credential for the `customer` the parameters name (or, in links from before
+    the customer was named, the `credential` id); 404 when they have none."""
+    credential = services.credential_for_user(
+        user=request.user,
+        customer_id=params.get("customer") or None,
+        credential_id=params.get("credential") or None,
+    )
     if credential is None:
-        raise Http404("No such credential")
+        raise Http404("No such customer")
     return credential
 
 

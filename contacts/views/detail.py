@@ -61,7 +61,7 @@ def _contact_page(
 ) -> HttpResponse:
     if not services.credentials_for_user(user=request.user).exists():
         return no_credentials(request)
-    credential = credential_or_404(request, request.GET.get("credential") or None)
+    credential = credential_or_404(request, request.GET)
     if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
         context = {"credential": credential, "contact_id": contact_id, "back": lookup_url({})}
         return render(request, "contacts/detail.html", context, status=404)
@@ -80,7 +80,7 @@ def _contact_page(
     contact, failed = shown.contact, shown.lookup.result.failed
     if contact is None and not failed:
         return render(request, "contacts/detail.html", context, status=404)
-    reveal_query = urlencode({"credential": credential.pk, "back": back})
+    reveal_query = urlencode({"credential": str(credential.pk), "back": back})
     context.update(
         {
             "contact": contact,

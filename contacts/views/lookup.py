@@ -44,7 +44,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not credentials:
         return no_credentials(request)
     source = request.POST if request.method == "POST" else request.GET
-    credential = credential_or_404(request, source.get("credential") or None)
+    credential = credential_or_404(request, source)
 
     if request.method == "POST":
         return _lookup_post(request, credential, credentials)
@@ -157,7 +157,7 @@ def _register_page(
 @require_http_methods(["POST"])
 def register_sync(request: AuthenticatedHttpRequest) -> HttpResponse:
     """ "Sync now": queue a sync of the credential's customer, back to the list."""
-    credential = credential_or_404(request, request.POST.get("credential") or None)
+    credential = credential_or_404(request, request.POST)
     if services.register_sync_ask(credential=credential, actor=Actor.of(request)):
         messages.success(request, gettext("A sync with Vitec has been asked for."))
     else:
@@ -191,6 +191,8 @@ def _page_context(
         "notices": notices or [],
         "columns": services.HTML_COLUMNS,
         "list_params": list_params or {},
+        # Ids not found for this customer may be another one's: the not-found notice says so.
+        "other_customer_hint": len(credentials) > 1,
         **extra,
     }
 
