@@ -93,6 +93,8 @@ def _hosts(env: Any, debug: bool) -> dict[str, Any]:
 
 # --- Database and cache -------------------------------------------------------------------------
 
+LOCMEM_MAX_ENTRIES = 10_000  # the local-memory cache's size: about ten lookups of 1,000 ids
+
 
 def _database_and_cache(env: Any, debug: bool, base_dir: Path) -> dict[str, Any]:
     if debug:
@@ -108,6 +110,10 @@ def _database_and_cache(env: Any, debug: bool, base_dir: Path) -> dict[str, Any]
     # more.
     if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
         cache["BACKEND"] = "crmviewer.cache.ResilientRedisCache"
+    if cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+        # Django's default of 300 entries holds a third of one 1,000-id lookup (an entry per
+        # contact): the demo and single-process installs keep a whole one, and more.
+        cache.setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", LOCMEM_MAX_ENTRIES)
     return {"DATABASES": {"default": database}, "CACHES": {"default": cache}}
 
 

@@ -790,3 +790,17 @@ def test_invalid_mark_is_translated():
 )
 def test_phone_e164(number, e164):
     assert services.phones.phone_e164(number) == e164
+
+
+@pytest.mark.django_db
+@pytest.mark.integration
+def test_the_local_memory_cache_holds_a_whole_lookup_of_1000_ids(settings, credential, vitec):
+    if "LocMemCache" not in settings.CACHES["default"]["BACKEND"]:
+        pytest.skip("the local-memory cache's size; this run uses another cache")
+    ids = [oracle.contact_id(n) for n in range(1, 1001)]
+    first = services.contacts_lookup(credential=credential, ids=ids)
+    assert len(first.result.contacts) == 1000
+    vitec.stats.reset()
+    again = services.contacts_lookup(credential=credential, ids=ids)
+    assert [c.id for c in again.result.contacts] == [c.id for c in first.result.contacts]
+    assert contact_calls(vitec) == []  # with Django's default of 300 entries, most were gone
