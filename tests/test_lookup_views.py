@@ -809,3 +809,16 @@ def test_alike_failures_of_many_batches_make_one_notice(en_client, credential, v
     assert page.count("contacts could not be fetched:") == 1
     assert "40 contacts could not be fetched:" in page
     assert row_ids(response) == ids_range(39, 50)
+
+
+def test_a_category_tag_filters_the_list_by_its_category(en_client, credential, reference):
+    ids = ids_range(1, 60)
+    first = get(en_client, credential, ids)
+    link = re.search(r'<a class="tag" href="([^"]+)"', text(first))
+    assert link is not None
+    params = query_of(unescape(link.group(1)))
+    category = params["category"]
+    assert params["ids"] == ",".join(ids) and "page" not in params  # the same list, page 1
+    expected = [i for i in ids if category in oracle.category_ids(reference[i])]
+    assert 0 < len(expected) < len(ids)
+    assert sorted(row_ids(en_client.get(LOOKUP, params))) == sorted(expected)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from html import unescape
+from urllib.parse import parse_qs
 
 import pytest
 from django.urls import reverse
@@ -129,3 +132,18 @@ def test_the_csv_holds_exactly_the_filtered_register_every_page(synced, en_clien
     positions = [page.index(f">{escape(name)}<") for name in first_page]
     assert positions == sorted(positions)  # the file's order is the page's
     assert vitec.stats.requests == []  # from the register: nothing asked of Vitec
+
+
+def test_a_category_tag_filters_the_register_by_its_category(synced, en_client):
+    page = en_client.get(LOOKUP, {"credential": synced.pk, "type": "Person"}).content.decode()
+    link = re.search(r'<a class="tag" href="\?([^"]+)"', page)
+    assert link is not None
+    params = {k: v[-1] for k, v in parse_qs(unescape(link.group(1))).items()}
+    assert params["type"] == "Person"  # the other filters are kept
+    in_category = [
+        r
+        for r in oracle.records(CUSTOMER).values()
+        if r["type"] == "Person" and params["category"] in oracle.category_ids(r)
+    ]
+    body = en_client.get(LOOKUP, params).content.decode()
+    assert f"{len(in_category)} contacts" in body
