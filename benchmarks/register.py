@@ -50,6 +50,7 @@ from benchmarks.run import (
     memory_gb,
     pg_recreate,
     process,
+    sandbox_command,
     setup_database,
     wait_for,
 )
@@ -121,20 +122,14 @@ def main(args: Any, workdir: Path, *, use_pg: bool, use_redis: bool) -> dict[str
     latency = args.latency_ms / 1000
     sandbox_port = free_port()
     sandbox = f"http://127.0.0.1:{sandbox_port}"
-    sandbox_cmd = [
-        PYTHON,
-        "manage.py",
-        "vitec_sandbox",
-        "--port",
-        str(sandbox_port),
-        "--latency-ms",
-        str(args.latency_ms),
+    sandbox_cmd = sandbox_command(
+        sandbox_port,
+        args.latency_ms,
         "--contacts-per-customer",
         str(args.register_contacts),
         "--seed",
         str(SEED),
-        "-v0",
-    ]
+    )
     sandbox_env = {
         **bench_env(workdir, sandbox),
         "DATABASE_URL": f"sqlite:///{workdir / 'register-sandbox.sqlite3'}",  # unused

@@ -173,6 +173,21 @@ def pg_recreate() -> None:
     subprocess.run(["createdb", "-h", "127.0.0.1", "crmviewer_bench"], check=True)
 
 
+def sandbox_command(port: int, latency_ms: int, *options: str) -> list[str]:
+    """The Vitec sandbox on a loopback port, answering each call after `latency_ms`, quiet."""
+    return [
+        PYTHON,
+        "manage.py",
+        "vitec_sandbox",
+        "--port",
+        str(port),
+        "--latency-ms",
+        str(latency_ms),
+        *options,
+        "-v0",
+    ]
+
+
 def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
     command = [PYTHON, "-m", "gunicorn", "crmviewer.wsgi:application"]
     if (ROOT / "gunicorn.conf.py").exists():
@@ -382,17 +397,7 @@ def lookups(args: argparse.Namespace, workdir: Path, *, use_pg: bool, use_redis:
     ids_1000 = all_ids[:1000]
     ids_100 = ids_1000[:100]
     report: dict[str, object] = {}
-    sandbox_cmd = [
-        PYTHON,
-        "manage.py",
-        "vitec_sandbox",
-        "--port",
-        str(sandbox_port),
-        "--latency-ms",
-        str(args.latency_ms),
-        "-v0",
-    ]
-    with process(sandbox_cmd, env, workdir / "sandbox.log"):
+    with process(sandbox_command(sandbox_port, args.latency_ms), env, workdir / "sandbox.log"):
         wait_for(f"{sandbox}/_sandbox/health")
         requests.get(f"{sandbox}/CRM/Contact/M1001/{all_ids[0]}", auth=("demo", "demo"), timeout=30)
 

@@ -18,6 +18,7 @@ from django.utils import translation
 from django.utils.html import escape
 
 from contacts.models import VitecCredential
+from contacts.services import sync
 from contacts.vitec import errors
 from contacts.vitec.sandbox import SandboxServer
 from tests import oracle
@@ -120,6 +121,21 @@ def broker(django_user_model):
 @pytest.fixture
 def other_broker(django_user_model):
     return django_user_model.objects.create_user(username="other", password=None)
+
+
+@pytest.fixture
+def office(broker, vitec) -> VitecCredential:
+    """The broker's credential for the sandbox's second office (M1002), its register not synced."""
+    return make_credential(broker, customer_id="M1002")
+
+
+@pytest.fixture
+def synced(office) -> VitecCredential:
+    """`office` with its register synced in full from the sandbox (about 1.5 s)."""
+    report = sync.sync_customer(office.customer_id)
+    assert report.error == "" and not report.failed_ids
+    office.refresh_from_db()
+    return office
 
 
 @pytest.fixture

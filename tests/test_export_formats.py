@@ -25,11 +25,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from contacts.models import AuditEvent
-from contacts.services import sync
 from contacts.services.vcard import fold, vcard_text
 from tests import oracle
 from tests.dashboard_fixtures import cid, ids_range, make_credential, missing_id, serve_for_m1001
-from tests.test_export import HEADER_EN, HEADER_SV
+from tests.test_export import HEADER_EN, HEADER_SV, PHONE_HEADERS
 
 CSV = "/contacts/export.csv"
 XLSX = "/contacts/export.xlsx"
@@ -40,13 +39,6 @@ COLUMN = {header: index for index, header in enumerate(HEADER_EN)}
 LAST_COLUMN = "U"  # the 21st column
 # The vCard TYPE of each of Vitec's phone kinds, by hand: a switchboard is a work number.
 TEL_TYPE = {"cell": "cell", "home": "home", "work": "work", "switch": "work", "other": "voice"}
-PHONE_HEADERS = {
-    "cell": "Mobile phone",
-    "home": "Home phone",
-    "work": "Work phone",
-    "switch": "Switchboard",
-    "other": "Other phone",
-}
 FORMULA = "=cmd|' /C calc'!A0"
 
 pytestmark = pytest.mark.django_db
@@ -572,14 +564,6 @@ def test_each_export_is_audited_with_its_format(
         "include_personnummer": include,
         "format": extension,
     }
-
-
-@pytest.fixture
-def synced(broker, vitec):
-    office = make_credential(broker, customer_id="M1002")
-    assert sync.sync_customer("M1002").error == ""
-    office.refresh_from_db()
-    return office
 
 
 @pytest.mark.integration

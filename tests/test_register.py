@@ -22,19 +22,6 @@ LOOKUP = "/contacts/"
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 
-@pytest.fixture
-def office(broker, vitec) -> VitecCredential:
-    return make_credential(broker, customer_id=CUSTOMER)
-
-
-@pytest.fixture
-def synced(office) -> VitecCredential:
-    report = sync.sync_customer(CUSTOMER)
-    assert report.error == "" and not report.failed_ids
-    office.refresh_from_db()
-    return office
-
-
 def test_the_first_sync_stores_every_contact_and_no_personnummer_in_clear(synced):
     records = oracle.records(CUSTOMER)
     rows = {row.contact_id: row for row in RegisterContact.objects.filter(customer_id=CUSTOMER)}

@@ -57,18 +57,6 @@ def hook(settings):
     return HOOK
 
 
-@pytest.fixture
-def office(broker, vitec) -> VitecCredential:
-    return make_credential(broker, customer_id=CUSTOMER)
-
-
-@pytest.fixture
-def synced(office) -> VitecCredential:
-    report = sync.sync_customer(CUSTOMER)
-    assert report.error == "" and not report.failed_ids
-    return office
-
-
 def notify(client: Client, body, *, url: str = HOOK):
     """POST a notification as Vitec does (a JSON body)."""
     data = body if isinstance(body, str | bytes) else json.dumps(body)

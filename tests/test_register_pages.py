@@ -21,24 +21,12 @@ from contacts.models import AuditEvent, RegisterContact, RegisterSync, VitecCred
 from contacts.services import lookup as lookup_service
 from contacts.services import sync
 from tests import oracle
-from tests.dashboard_fixtures import contact_calls, make_credential
+from tests.dashboard_fixtures import contact_calls
 
 CUSTOMER = "M1002"
 LOOKUP = "/contacts/"
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
-
-
-@pytest.fixture
-def office(broker, vitec) -> VitecCredential:
-    return make_credential(broker, customer_id=CUSTOMER)
-
-
-@pytest.fixture
-def synced(office) -> VitecCredential:
-    assert sync.sync_customer(CUSTOMER).error == ""
-    office.refresh_from_db()
-    return office
 
 
 def _person(customer: str = CUSTOMER) -> oracle.Record:

@@ -324,13 +324,6 @@ def register_view(
     )
 
 
-def sync_progress(state: RegisterSync | None) -> tuple[int, int]:
-    """(fetched so far, listed) of the running or last sync."""
-    if state is None:
-        return 0, 0
-    return state.fetched, state.total
-
-
 def changed_since_parse(text: str) -> date | None:
     try:
         value = date.fromisoformat(text.strip())
@@ -351,7 +344,6 @@ __all__ = [
     "register_open_to",
     "register_state",
     "register_view",
-    "sync_progress",
 ]
 
 
