@@ -9,6 +9,7 @@ never through the client, the parsers, the services or the views under test.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,23 @@ def name(contact: Record) -> str:
         parts = (contact.get("firstName"), contact.get("lastName"))
         return " ".join(part for part in parts if part) or contact["id"]
     return contact.get("name") or contact["id"]
+
+
+_AFTER_Z = str.maketrans({"å": "{", "ä": "|", "ö": "}"})  # the three ASCII signs after "z"
+
+
+def swedish_order(contact: Record) -> tuple[str, ...]:
+    """Where a broker expects the contact in a list by name, Swedish style: persons by surname
+    then first name, others by name; case ignored, Å, Ä, Ö after Z, other accents dropped."""
+
+    def key(text: str) -> str:
+        text = text.casefold().translate(_AFTER_Z)
+        plain = unicodedata.normalize("NFKD", text)
+        return "".join(c for c in plain if not unicodedata.combining(c))
+
+    if contact["type"] == "Person" and (contact.get("lastName") or contact.get("firstName")):
+        return (key(contact.get("lastName") or ""), key(contact.get("firstName") or ""))
+    return (key(name(contact)),)
 
 
 def personnummer(contact: Record) -> str | None:

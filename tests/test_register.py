@@ -12,7 +12,8 @@ from django.utils import translation
 
 from contacts.models import AuditEvent, RegisterContact, RegisterSync, VitecCredential
 from contacts.services import sync
-from contacts.services.register_store import contact_of, fold, swedish_sort_key
+from contacts.services.ordering import fold, swedish_sort_key
+from contacts.services.register_store import contact_of
 from tests import oracle
 from tests.dashboard_fixtures import make_credential
 

@@ -21,6 +21,7 @@ from ..vitec.models import (
     CrmPersonContact,
 )
 from .identity import id_number_display, social_security_number
+from .ordering import sort_name, swedish_sort_key
 from .phones import Phone, contact_phones, phone_digits, phone_e164, primary_phone_display
 
 TYPE_LABELS = {
@@ -126,7 +127,8 @@ class Column:
 
 
 def _text_key(value: str | None) -> str | None:
-    return value.casefold() if value else None
+    """Text in Swedish order (Å, Ä, Ö after Z); no text sorts last."""
+    return swedish_sort_key(value) if value else None
 
 
 def _time_key(value: datetime | date | None) -> float | None:
@@ -159,7 +161,7 @@ COLUMNS: tuple[Column, ...] = (
         _("Name"),
         lambda c, x: c.display_name,
         kind="name",
-        sort_key=lambda c: _text_key(c.display_name),
+        sort_key=lambda c: _text_key(sort_name(c)),  # persons by surname
     ),
     Column("deceased", _("Deceased"), lambda c, x: is_deceased(c), kind="yes_no", in_html=False),
     Column(
