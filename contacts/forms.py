@@ -18,8 +18,9 @@ from django.utils.translation import ngettext
 
 from .audit import control_strip
 from .services import MAX_LOOKUP_IDS, SORT_COLUMNS, ContactQuery, ids_parse
-from .services.register import PAGE_SIZES, RegisterQuery, changed_since_parse
 from .services.register import SORTS as REGISTER_SORTS
+from .services.register import RegisterQuery, changed_since_parse
+from .services.selectors import PAGE_SIZE, PAGE_SIZES
 from .vitec.models import ContactType
 
 MAX_TEXT_FILTER = 100
@@ -183,6 +184,12 @@ def query_from_params(
         page = max(1, int(_param(params, "page", 12) or 1))
     except ValueError:
         page = 1
+    try:
+        per_page = int(_param(params, "per_page", 4) or PAGE_SIZE)
+    except ValueError:
+        per_page = PAGE_SIZE
+    if per_page not in PAGE_SIZES:
+        per_page = PAGE_SIZE
     query = ContactQuery(
         ids=ids,
         type=contact_type,
@@ -190,6 +197,7 @@ def query_from_params(
         q=_param(params, "q", MAX_TEXT_FILTER),
         sort=sort,
         page=page,
+        per_page=per_page,
     )
     return ParsedQuery(query=query, notices=notices, ids_text=", ".join(ids))
 
@@ -235,12 +243,6 @@ def register_query_from_params(
     sort = _param(params, "sort", 20) or "name"
     if sort.removeprefix("-") not in REGISTER_SORTS:
         sort = "name"
-    try:
-        per_page = int(_param(params, "per_page", 4) or 50)
-    except ValueError:
-        per_page = 50
-    if per_page not in PAGE_SIZES:
-        per_page = 50
     agent = _param(params, "agent", 40)
     query = RegisterQuery(
         q=_param(params, "q", MAX_TEXT_FILTER),
@@ -251,7 +253,7 @@ def register_query_from_params(
         ids=parsed.query.ids,
         sort=sort,
         page=parsed.query.page,
-        per_page=per_page,
+        per_page=parsed.query.per_page,
         **chosen,
     )
     return query, notices

@@ -63,21 +63,24 @@ def name(contact: Record) -> str:
     return contact.get("name") or contact["id"]
 
 
-_AFTER_Z = str.maketrans({"å": "{", "ä": "|", "ö": "}"})  # the three ASCII signs after "z"
+# The three ASCII signs after "z"; a hyphen separates words as a space does.
+_AFTER_Z = str.maketrans({"å": "{", "ä": "|", "ö": "}", "-": " "})
 
 
-def swedish_order(contact: Record) -> tuple[str, ...]:
+def swedish_text(text: str) -> str:
+    """Text as a Swedish reader orders it: word by word, case ignored, Å, Ä, Ö after Z, other
+    accents dropped."""
+    plain = unicodedata.normalize("NFKD", text.casefold().translate(_AFTER_Z))
+    return "".join(c for c in plain if not unicodedata.combining(c))
+
+
+def swedish_order(contact: Record) -> str:
     """Where a broker expects the contact in a list by name, Swedish style: persons by surname
-    then first name, others by name; case ignored, Å, Ä, Ö after Z, other accents dropped."""
-
-    def key(text: str) -> str:
-        text = text.casefold().translate(_AFTER_Z)
-        plain = unicodedata.normalize("NFKD", text)
-        return "".join(c for c in plain if not unicodedata.combining(c))
-
-    if contact["type"] == "Person" and (contact.get("lastName") or contact.get("firstName")):
-        return (key(contact.get("lastName") or ""), key(contact.get("firstName") or ""))
-    return (key(name(contact)),)
+    then first name (one without a surname by the first name), others by name."""
+    if contact["type"] == "Person":
+        words = [contact.get("lastName"), contact.get("firstName")]
+        return swedish_text(" ".join(w for w in words if w) or contact["id"])
+    return swedish_text(name(contact))
 
 
 def personnummer(contact: Record) -> str | None:

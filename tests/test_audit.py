@@ -246,7 +246,7 @@ def test_a_detail_view_records_one_event_and_masks_the_number(
     assert (event.action, event.user, event.customer_id) == (Action.CONTACT_VIEW, broker, "M1001")
     assert (event.contact_ids, event.row_count) == ([contact_id], 1)
     assert set(event.details) <= {"related_ids"}  # the people around it: tests/test_relations.py
-    has_button = f'action="{reveal_url(contact_id)}?credential={credential.pk}' in page
+    has_button = f'action="{reveal_url(contact_id)}?customer={credential.customer_id}' in page
     assert has_button == (contact_type != "Company")
     if contact_type != "Company":
         for form in number_forms(oracle.personnummer(contact)):

@@ -348,7 +348,7 @@ def lookup_page(client: Client, credential, ids) -> str:
 
 
 HINT_EN = (
-    'These ids may belong to another customer: <a href="#id_credential">switch customer</a> and '
+    'These ids may belong to another customer: <a href="#id_customer">switch customer</a> and '
     "look them up again."
 )
 
@@ -375,7 +375,7 @@ def test_one_id_not_found_with_two_customers_hints_in_the_singular(broker, crede
     assert "1 id hittades inte i Vitec:" in page
     assert f'<p class="ids">{cid(1, "M1002")}</p>' in page
     assert (
-        'Detta id kan höra till en annan kund: <a href="#id_credential">byt kund</a> och sök '
+        'Detta id kan höra till en annan kund: <a href="#id_customer">byt kund</a> och sök '
         "upp det igen."
     ) in page
 
@@ -386,7 +386,7 @@ def test_ids_not_found_with_one_customer_give_no_hint(credential, logged_in):
     page = lookup_page(logged_in("en"), credential, [missing_id(1), missing_id(2)])
     assert "2 ids were not found in Vitec:" in page
     assert f'<p class="ids">{missing_id(1)}, {missing_id(2)}</p>' in page
-    assert "another customer" not in page and "#id_credential" not in page
+    assert "another customer" not in page and "#id_customer" not in page
 
 
 @pytest.mark.django_db

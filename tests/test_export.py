@@ -423,7 +423,7 @@ def test_the_page_offers_the_download_as_a_post_with_its_csrf_token(broker, cred
 def test_export_without_ids_redirects_back_to_the_page(en_client, credential, vitec, params):
     response = en_client.get(EXPORT, {"credential": credential.pk, **params})
     assert response.status_code == 302
-    assert response["Location"] == f"{LOOKUP}?credential={credential.pk}"
+    assert response["Location"] == f"{LOOKUP}?customer={credential.customer_id}"
     assert contact_calls(vitec) == []
 
 

@@ -450,7 +450,7 @@ def test_a_vcard_of_no_contact_is_not_found(en_client, credential, contact_id):
 @pytest.mark.django_db
 def test_a_contacts_page_links_its_vcard(en_client, credential, vitec):
     page = en_client.get(f"/contacts/{cid(3)}/", {"credential": credential.pk}).content.decode()
-    assert f'href="/contacts/{cid(3)}/vcard.vcf?credential={credential.pk}"' in page
+    assert f'href="/contacts/{cid(3)}/vcard.vcf?customer={credential.customer_id}"' in page
     assert render_to_string("contacts/_vcard_link.html", {"credential": credential}).strip() == ""
 
 

@@ -32,7 +32,7 @@ LOOKUP = "/contacts/"
 EXPORT = "/contacts/export.csv"
 NONE_SHOWN = "\u2013"  # the en dash the detail page shows for a missing value
 
-_ROW = re.compile(r'<th scope="row"><a href="/contacts/([^/"]+)/\?credential=(\d+)&amp;[^"]*">')
+_ROW = re.compile(r'<th scope="row"><a href="/contacts/([^/"]+)/\?customer=(\w+)&amp;[^"]*">')
 # The name is the link's text; a deceased person's mark (†) may follow the link.
 _ROW_NAME = re.compile(r'<th scope="row"><a href="[^"]*">(.*?)</a>')
 _HEADING = re.compile(r'<h2 id="results-heading">\s*(\d+) contacts?\s*</h2>')
@@ -272,7 +272,7 @@ def test_post_ids_redirects_to_a_get_carrying_them(en_client, credential, refere
     target = response["Location"]
     assert urlsplit(target).path == LOOKUP
     assert query_of(target) == {
-        "credential": str(credential.pk),
+        "customer": credential.customer_id,
         "ids": f"{cid(3)},{cid(1)},{cid(2)}",
         "type": "Person",
         "sort": "-name",
@@ -289,7 +289,7 @@ def test_a_long_list_goes_by_a_session_key(en_client, credential, reference):
     assert response.status_code == 302
     params = query_of(response["Location"])
     assert "ids" not in params
-    assert set(params) == {"credential", "list"}
+    assert set(params) == {"customer", "list"}
     assert len(response["Location"]) < 200
 
     first = en_client.get(response["Location"])
@@ -466,6 +466,19 @@ def test_pagination_fifty_rows_a_page(en_client, credential):
     assert row_ids(en_client.get(prev_href)) == ids[50:100]
 
 
+@pytest.mark.parametrize(
+    ("per_page", "shown"), [("25", 25), ("100", 100), ("7", 50), ("1e9", 50), ("", 50)]
+)
+def test_the_broker_chooses_rows_per_page(en_client, credential, per_page, shown):
+    ids = ids_range(1, 120)
+    page = get(en_client, credential, ids, per_page=per_page)
+    assert row_ids(page) == ids[:shown]
+    if shown != 50:
+        (next_href,) = links(page, "next")
+        assert query_of(next_href)["per_page"] == per_page  # the choice stays while paging
+        assert row_ids(en_client.get(next_href)) == ids[shown : 2 * shown]
+
+
 def test_few_rows_have_no_pagination(en_client, credential):
     response = get(en_client, credential, ids_range(1, 50))
     assert len(row_ids(response)) == 50
@@ -489,7 +502,7 @@ def test_refresh_bypasses_the_cache_and_redirects(en_client, credential, vitec):
     )
     assert response.status_code == 302
     assert query_of(response["Location"]) == {
-        "credential": str(credential.pk),
+        "customer": credential.customer_id,
         "ids": ",".join(ids),
         "sort": "name",
     }
@@ -573,25 +586,25 @@ def test_a_credential_id_that_is_not_the_users_is_404(
 def test_a_broker_with_two_credentials_can_switch(en_client, credential, reference):
     second = make_credential(credential.user, customer_id="M1002", label="Filialen")
     page = text(en_client.get(LOOKUP))  # no credential asked: the first by label
-    assert '<select name="credential" id="id_credential">' in page
-    assert f'<option value="{second.pk}" selected>Filialen (M1002)</option>' in page
-    assert f'<option value="{credential.pk}">Kontoret (M1001)</option>' in page
+    assert '<select name="customer" id="id_customer">' in page
+    assert f'<option value="{second.customer_id}" selected>Filialen (M1002)</option>' in page
+    assert f'<option value="{credential.customer_id}">Kontoret (M1001)</option>' in page
     page = text(get(en_client, credential))
-    assert f'<option value="{credential.pk}" selected>Kontoret (M1001)</option>' in page
+    assert f'<option value="{credential.customer_id}" selected>Kontoret (M1001)</option>' in page
 
     ids = [cid(1), cid(1, "M1002")]
     on_second = get(en_client, second, ids)
-    assert f'<option value="{second.pk}" selected>Filialen (M1002)</option>' in text(on_second)
+    assert '<option value="M1002" selected>Filialen (M1002)</option>' in text(on_second)
     assert row_ids(on_second) == [cid(1, "M1002")]
     assert row_names(on_second) == [oracle.name(reference[cid(1, "M1002")])]
     assert f'<p class="ids">{cid(1)}</p>' in text(on_second)
-    assert f"credential={second.pk}&amp;" in text(on_second)  # detail links keep the credential
+    assert "customer=M1002&amp;" in text(on_second)  # detail links name the customer
 
     on_first = get(en_client, credential, ids)
     assert row_ids(on_first) == [cid(1)]
 
-    posted = en_client.post(LOOKUP, {"credential": second.pk, "ids": cid(2, "M1002")})
-    assert query_of(posted["Location"])["credential"] == str(second.pk)
+    posted = en_client.post(LOOKUP, {"customer": "M1002", "ids": cid(2, "M1002")})
+    assert query_of(posted["Location"])["customer"] == "M1002"
 
 
 # --- the detail page ------------------------------------------------------------------------------
@@ -659,7 +672,7 @@ def test_detail_of_a_person(en_client, credential, reference):
     assert f"<dd>{person['customerId']}</dd>" in page
     for field in ("createdAt", "changedAt"):
         assert oracle.local_minute(person, field) in page
-    assert f'href="/contacts/?credential={credential.pk}&amp;ids={person["id"]}"' in page
+    assert f'href="/contacts/?customer={credential.customer_id}&amp;ids={person["id"]}"' in page
 
 
 def test_detail_of_a_company(en_client, credential, reference):
@@ -727,7 +740,8 @@ def test_detail_back_link_only_to_the_lookup_page(en_client, credential):
             f"/contacts/{cid(1)}/", {"credential": credential.pk, "back": back}
         )
         (href,) = re.findall(r'<p><a href="([^"]*)">', text(response))
-        assert unescape(href) == (expected or f"/contacts/?credential={credential.pk}&ids={cid(1)}")
+        fallback = f"/contacts/?customer={credential.customer_id}&ids={cid(1)}"
+        assert unescape(href) == (expected or fallback)
 
 
 @pytest.mark.parametrize(

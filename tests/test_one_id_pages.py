@@ -17,7 +17,7 @@ from tests.dashboard_fixtures import cid, contact_calls, ids_sent, missing_id
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 LOOKUP = "/contacts/"
-_ROW = re.compile(r'<th scope="row"><a href="/contacts/([^/"]+)/\?credential=(\d+)&amp;[^"]*">')
+_ROW = re.compile(r'<th scope="row"><a href="/contacts/([^/"]+)/\?customer=(\w+)&amp;[^"]*">')
 
 
 def text(response) -> str:

@@ -322,7 +322,7 @@ def expected_facet(
 
 # --- reading the page ----------------------------------------------------------------------------
 
-_ROW_LINK = re.compile(r'<th scope="row"><a href="/contacts/([^/"]+)/\?credential=')
+_ROW_LINK = re.compile(r'<th scope="row"><a href="/contacts/([^/"]+)/\?customer=')
 _OPTION = re.compile(r'<option value="([^"]*)"(?: selected)?>(.*?) \((\d+)\)</option>')
 LIVE_HEADING = "Not in the register yet: fetched from Vitec"
 

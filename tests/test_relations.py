@@ -155,7 +155,7 @@ def calls(sandbox, endpoint: str) -> list:
 
 
 def link(contact_id: str, credential) -> str:
-    return f"/contacts/{contact_id}/?credential={credential.pk}"
+    return f"/contacts/{contact_id}/?customer={credential.customer_id}"
 
 
 # --- the section on the page ----------------------------------------------------------------------

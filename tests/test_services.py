@@ -351,13 +351,13 @@ def _local_day(record, field: str) -> date | None:
 
 # What each column sorts by, read from the records: None for a missing value.
 SORT_ORACLE = {
-    "name": lambda r: oracle.name(r).casefold(),
-    "type": lambda r: TYPE_LABELS_EN[r["type"]].casefold(),
+    "name": oracle.swedish_order,
+    "type": lambda r: oracle.swedish_text(TYPE_LABELS_EN[r["type"]]),
     "phone": lambda r: _text(
         oracle.primary_phone(r) and oracle.phone_e164(oracle.primary_phone(r))
     ),
     "email": lambda r: _text(oracle.email(r)),
-    "city": lambda r: _text(oracle.city(r)),
+    "city": lambda r: oracle.city(r) and oracle.swedish_text(oracle.city(r)),
     "lead_score": lambda r: r.get("leadScore"),
     "gdpr": lambda r: _local_day(r, "gdprApprovalDate"),
     "changed": lambda r: oracle.moment(r, "changedAt"),

@@ -62,7 +62,6 @@ from .presentation import (
     gdpr_date,
     type_label,
 )
-from .register import PAGE_SIZES as REGISTER_PAGE_SIZES
 from .register import SORTS as REGISTER_SORTS
 from .register import (
     RegisterQuery,
@@ -75,6 +74,7 @@ from .relations import Agent, ContactPeople, RelationRow, contact_around, relati
 from .selectors import (
     FILTERS,
     PAGE_SIZE,
+    PAGE_SIZES,
     ContactQuery,
     ContactView,
     Failure,
@@ -91,7 +91,7 @@ __all__ = [
     "MAX_LOOKUP_IDS",
     "MIN_SEARCH_TERM",
     "PAGE_SIZE",
-    "REGISTER_PAGE_SIZES",
+    "PAGE_SIZES",
     "REGISTER_SORTS",
     "SORT_COLUMNS",
     "Agent",

@@ -127,7 +127,12 @@ class Column:
 
 
 def _text_key(value: str | None) -> str | None:
-    """Text in Swedish order (Å, Ä, Ö after Z); no text sorts last."""
+    """Codes (phones, e-mails) as they read, ignoring case; none sorts last."""
+    return value.casefold() if value else None
+
+
+def _words_key(value: str | None) -> str | None:
+    """Words (names, places) in Swedish order, Å, Ä, Ö after Z; none sorts last."""
     return swedish_sort_key(value) if value else None
 
 
@@ -161,11 +166,11 @@ COLUMNS: tuple[Column, ...] = (
         _("Name"),
         lambda c, x: c.display_name,
         kind="name",
-        sort_key=lambda c: _text_key(sort_name(c)),  # persons by surname
+        sort_key=lambda c: _words_key(sort_name(c)),  # persons by surname
     ),
     Column("deceased", _("Deceased"), lambda c, x: is_deceased(c), kind="yes_no", in_html=False),
     Column(
-        "type", _("Type"), lambda c, x: type_label(c), sort_key=lambda c: _text_key(type_label(c))
+        "type", _("Type"), lambda c, x: type_label(c), sort_key=lambda c: _words_key(type_label(c))
     ),
     Column(
         "id_number",
@@ -205,7 +210,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "zip", _("Zip code"), lambda c, x: c.address.zip_code if c.address else "", in_html=False
     ),
-    Column("city", _("City"), lambda c, x: city(c), sort_key=lambda c: _text_key(city(c))),
+    Column("city", _("City"), lambda c, x: city(c), sort_key=lambda c: _words_key(city(c))),
     Column("categories", _("Categories"), _categories_text, kind="tags", html=_category_tags),
     Column(
         "lead_score",

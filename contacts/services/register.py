@@ -22,11 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from ..models import RegisterCategory, RegisterContact, RegisterSync, VitecCredential
 from ..vitec.ids import id_key
 from .identity import swedish_personnummer_valid
+from .ordering import fold
 from .phones import phone_digits
 from .presentation import PHONE_SHAPED, TYPE_LABELS
-from .register_store import fold, personnummer_index
+from .register_store import personnummer_index
 
-PAGE_SIZES = (25, 50, 100)
 MAX_TERM = 200
 _DIGITS = re.compile(r"\d")
 
@@ -335,7 +335,6 @@ def changed_since_parse(text: str) -> date | None:
 
 
 __all__ = [
-    "PAGE_SIZES",
     "SORTS",
     "Facet",
     "RegisterQuery",

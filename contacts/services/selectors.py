@@ -18,6 +18,7 @@ from .phones import phone_digits
 from .presentation import PHONE_SHAPED, SORT_COLUMNS, TYPE_LABELS, search_text
 
 PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100)  # the broker's choice of rows per page, lookups and register alike
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class ContactQuery:
     q: str = ""
     sort: str = ""  # a SORT_COLUMNS key, "-key" for descending, "" for the order asked
     page: int = 1
+    per_page: int = PAGE_SIZE
 
     def filter_values(self) -> dict[str, str]:
         return {f.param: getattr(self, f.param) for f in FILTERS if getattr(self, f.param)}

@@ -22,7 +22,7 @@ class AuthenticatedHttpRequest(HttpRequest):
     user: User
 
 
-LIST_PARAMS = ("credential", "ids", "list", "type", "category", "q", "sort")
+LIST_PARAMS = ("customer", "ids", "list", "type", "category", "q", "sort", "per_page")
 
 
 def credential_or_404(

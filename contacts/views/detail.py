@@ -65,7 +65,7 @@ def _contact_page(
     if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
         context = {"credential": credential, "contact_id": contact_id, "back": lookup_url({})}
         return render(request, "contacts/detail.html", context, status=404)
-    back = _back_url(request, lookup_url({"credential": str(credential.pk), "ids": contact_id}))
+    back = _back_url(request, lookup_url({"customer": credential.customer_id, "ids": contact_id}))
     context = {"credential": credential, "back": back, "contact_id": contact_id}
     try:
         shown = services.contact_show(
@@ -80,7 +80,7 @@ def _contact_page(
     contact, failed = shown.contact, shown.lookup.result.failed
     if contact is None and not failed:
         return render(request, "contacts/detail.html", context, status=404)
-    reveal_query = urlencode({"credential": str(credential.pk), "back": back})
+    reveal_query = urlencode({"customer": credential.customer_id, "back": back})
     context.update(
         {
             "contact": contact,

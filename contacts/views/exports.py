@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -81,13 +82,18 @@ def _export(request: AuthenticatedHttpRequest, file_format: str) -> HttpResponse
     register = services.register_opening(credential) is not None
     parsed = query_from_params(params, request.session)
     if not register and not parsed.query.ids:
-        return redirect(lookup_url({"credential": str(credential.pk)}))
+        return redirect(lookup_url({"customer": credential.customer_id}))
     options = ExportForm(params)
     register_query, _notices = register_query_from_params(params, request.session)
     if register:
-        page_url = lookup_url({"credential": str(credential.pk), **register_query.params()})
+        page_url = lookup_url({"customer": credential.customer_id, **register_query.params()})
     else:
-        page_url = lookup_url({key: params.get(key, "") for key in LIST_PARAMS})
+        page_url = lookup_url(
+            {
+                **{key: params.get(key, "") for key in LIST_PARAMS},
+                "customer": credential.customer_id,
+            }
+        )
     if request.method == "GET" and explicit_yes(params.get("include_personnummer")):
         messages.error(request, _EXPORT_REFUSED["get_with_personnummer"]())
         return redirect(page_url)
@@ -143,7 +149,11 @@ def contact_vcf(request: AuthenticatedHttpRequest, contact_id: str) -> HttpRespo
     credential = credential_or_404(request, request.GET)
     if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
         raise Http404("No such contact")
-    page_url = reverse("contacts:detail", args=[contact_id]) + f"?credential={credential.pk}"
+    page_url = (
+        reverse("contacts:detail", args=[contact_id])
+        + "?"
+        + urlencode({"customer": credential.customer_id})
+    )
     try:
         card = contact_card(credential=credential, contact_id=contact_id, actor=Actor.of(request))
     except (CredentialDecryptionError, AuditUnavailable) as exc:

@@ -60,7 +60,10 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         LookupForm(initial={"ids": parsed.ids_text}),
         query=parsed.query,
         notices=parsed.notices,
-        list_params={key: request.GET.get(key, "") for key in LIST_PARAMS},
+        list_params={
+            **{key: request.GET.get(key, "") for key in LIST_PARAMS},
+            "customer": credential.customer_id,
+        },
     )
     context.update(_register_context(credential))
     notices = list(parsed.notices)
@@ -94,7 +97,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         except AuditUnavailable:
             context["error"] = not_logged_message()
         else:
-            page = Paginator(view.rows, services.PAGE_SIZE).get_page(parsed.query.page)
+            page = Paginator(view.rows, parsed.query.per_page).get_page(parsed.query.page)
             rows = [services.contact_row(c, view.category_names) for c in page.object_list]
             context.update({"view": view, "page": page, "rows": rows})
     return render(request, "contacts/lookup.html", context)
@@ -121,11 +124,11 @@ def _register_page(
         "query": query,
         "notices": notices,
         "columns": services.HTML_COLUMNS,
-        "page_sizes": services.REGISTER_PAGE_SIZES,
+        "page_sizes": services.PAGE_SIZES,
         "export_form": ExportForm(),
         "ids_form": LookupForm(initial={"ids": "\n".join(query.ids)}),
         "ids_params": ids_params,
-        "list_params": {"credential": str(credential.pk), **ids_params, **filters},
+        "list_params": {"customer": credential.customer_id, **ids_params, **filters},
     }
     try:
         shown = services.register_page(credential=credential, query=query, actor=Actor.of(request))
@@ -162,7 +165,7 @@ def register_sync(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(request, gettext("A sync with Vitec has been asked for."))
     else:
         messages.info(request, gettext("A sync with Vitec is already queued or running."))
-    return redirect(lookup_url({"credential": str(credential.pk)}))
+    return redirect(lookup_url({"customer": credential.customer_id}))
 
 
 def _register_context(credential: VitecCredential) -> dict[str, object]:
@@ -190,6 +193,7 @@ def _page_context(
         "export_form": ExportForm(),
         "notices": notices or [],
         "columns": services.HTML_COLUMNS,
+        "page_sizes": services.PAGE_SIZES,
         "list_params": list_params or {},
         # Ids not found for this customer may be another one's: the not-found notice says so.
         "other_customer_hint": len(credentials) > 1,
@@ -218,7 +222,7 @@ def _lookup_post(
         if services.register_open_to(credential) is not None:
             for error in form.errors.get("ids", []):
                 messages.error(request, str(error))
-            return redirect(lookup_url({"credential": str(credential.pk)}))
+            return redirect(lookup_url({"customer": credential.customer_id}))
         context = _page_context(credential, credentials, form)
         context.update(_register_context(credential))
         return render(request, "contacts/lookup.html", context)
@@ -238,7 +242,7 @@ def _redirect_to_view(
 ) -> HttpResponse:
     """To the GET page of a view, built from the parsed (and so shortened) query only."""
     params = {
-        "credential": str(credential.pk),
+        "customer": credential.customer_id,
         **(ids_params or ids_reference(query.ids, request.session)),
         "type": query.type,
         "category": query.category,
