@@ -263,3 +263,21 @@ class RegisterRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.contact_id}"
+
+
+class BrokerPreference(models.Model):
+    """What a broker chose for their screens, kept across sessions and devices."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="broker_preference"
+    )
+    # Keys of the list's columns the broker shows (contacts.services.HTML_COLUMNS); empty: the
+    # default columns.
+    columns = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("broker preference")
+        verbose_name_plural = _("broker preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
