@@ -7,10 +7,10 @@ recorded, and whatever was wrong with the ids comes back as a notice for the bro
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping, MutableMapping
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -25,10 +25,31 @@ from .vitec.models import ContactType
 
 MAX_TEXT_FILTER = 100
 MAX_ID_TEXT = 100_000  # 1,000 ids of 40 characters with separators fit comfortably
-SESSION_LISTS = "crmviewer_id_lists"
-MAX_SESSION_LISTS = 10
-# Above this length the ids travel by a list stored in the session instead of the URL.
+# Above this length the ids travel by a list stored in the database (`list=`) instead of the URL.
 MAX_IDS_IN_URL = 1500
+MAX_LIST_NAME = 100
+
+
+class IdLists(Protocol):
+    """Where `list=` tokens are read (contacts.services.IdListResolver: the database lists one
+    user may open for one customer)."""
+
+    def get(self, token: str, default: str | None = None, /) -> str | None: ...
+
+
+class IdListMaker(IdLists, Protocol):
+    """...and where a long id list gets its token."""
+
+    def reference(self, ids: str, /) -> str: ...
+
+
+def list_not_found_notice() -> str:
+    return str(
+        _(
+            "That list of ids was not found: it was deleted, or it belongs to a customer you "
+            "have no access to."
+        )
+    )
 
 
 class LookupForm(forms.Form):
@@ -160,17 +181,17 @@ def ids_notices(text: str) -> tuple[tuple[str, ...], list[str]]:
     return parsed.ids, notices
 
 
-def query_from_params(
-    params: Mapping[str, str], session: Mapping[str, Any] | None = None
-) -> ParsedQuery:
-    """The current view from a query string (page and CSV alike). Garbage is dropped."""
+def query_from_params(params: Mapping[str, str], lists: IdLists | None = None) -> ParsedQuery:
+    """The current view from a query string (page and CSV alike). Garbage is dropped. `list=`
+    is read from `lists` (an unknown token, or one of a list the user may not open: a notice and
+    no ids)."""
     notices: list[str] = []
     ids_text = _ids_param(params)
     list_key = _param(params, "list", 40)
-    if not ids_text and list_key and session is not None:
-        ids_text = session.get(SESSION_LISTS, {}).get(list_key, "")
+    if not ids_text and list_key and lists is not None:
+        ids_text = lists.get(list_key) or ""
         if not ids_text:
-            notices.append(str(_("That list of ids has expired. Paste the ids again.")))
+            notices.append(list_not_found_notice())
     ids, id_notices = ids_notices(ids_text)
     notices.extend(id_notices)
 
@@ -202,18 +223,36 @@ def query_from_params(
     return ParsedQuery(query=query, notices=notices, ids_text=", ".join(ids))
 
 
-def ids_reference(ids: tuple[str, ...], session: MutableMapping[str, Any]) -> dict[str, str]:
-    """Query parameters that carry the ids: in the URL when short, else by a session list."""
+def ids_reference(ids: tuple[str, ...], lists: IdListMaker) -> dict[str, str]:
+    """Query parameters that carry the ids: in the URL when short, else by a list kept in the
+    database (the same list again for the same ids)."""
     text = ",".join(ids)
     if len(text) <= MAX_IDS_IN_URL:
         return {"ids": text}
-    lists = dict(session.get(SESSION_LISTS, {}))
-    key = secrets.token_urlsafe(8)
-    lists[key] = text
-    while len(lists) > MAX_SESSION_LISTS:
-        lists.pop(next(iter(lists)))
-    session[SESSION_LISTS] = lists
-    return {"list": key}
+    return {"list": lists.reference(text)}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class ListNameForm(forms.Form):
+    """The name a list is saved or renamed under: 1 to 100 characters, no control characters."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=MAX_LIST_NAME,
+        strip=True,
+        error_messages={
+            "required": _("Give the list a name."),
+            "max_length": _("A list's name is at most %(limit_value)d characters."),
+        },
+    )
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if _CONTROL.search(name):
+            raise forms.ValidationError(_("A list's name cannot hold control characters."))
+        return name
 
 
 _CHOICES = {
@@ -225,11 +264,11 @@ _CHOICES = {
 
 
 def register_query_from_params(
-    params: Mapping[str, str], session: Mapping[str, Any] | None = None
+    params: Mapping[str, str], lists: IdLists | None = None
 ) -> tuple[RegisterQuery, list[str]]:
     """The register's current view from a query string (page and CSV alike). A value that is
     not one of a filter's choices is dropped; an unreadable date is dropped with a notice."""
-    parsed = query_from_params(params, session)
+    parsed = query_from_params(params, lists)
     notices = list(parsed.notices)
     values = {name: _param(params, name, 20) for name in _CHOICES}
     chosen = {name: value if value in _CHOICES[name] else "" for name, value in values.items()}

@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .crypto import decrypt_secret, encrypt_secret
 
@@ -224,7 +225,7 @@ class RegisterSync(models.Model):
     last_full_at = models.DateTimeField(_("last full reconcile"), null=True, blank=True)
     total = models.IntegerField(_("contacts listed"), default=0)
     fetched = models.IntegerField(_("fetched"), default=0)
-    changed = models.IntegerField(_("changed"), default=0)
+    changed = models.IntegerField(pgettext_lazy("contacts counted", "changed"), default=0)
     deleted = models.IntegerField(_("deleted"), default=0)
     failed_ids = models.JSONField(_("failed ids"), default=list, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
@@ -281,3 +282,47 @@ class BrokerPreference(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+def _id_list_token() -> str:
+    import secrets  # here, not at the top: this model is appended to the file
+
+    return secrets.token_urlsafe(12)
+
+
+class IdList(models.Model):
+    """A list of contact ids of one Vitec customer, kept in the database: what `list=` names in a
+    URL when the ids are too many for it, so a link still works tomorrow and for a colleague with
+    their own credential for the customer. Unnamed lists are made for long lookups and purged
+    when unused (ID_LIST_RETENTION_DAYS); a named one is kept until its owner deletes it."""
+
+    token = models.CharField(_("token"), max_length=32, unique=True, default=_id_list_token)
+    customer_id = models.CharField(_("customer id"), max_length=40, db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="id_lists",
+        verbose_name=_("owner"),
+    )
+    # Blank: not saved by name (an automatic list made for a long lookup).
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    shared = models.BooleanField(_("shared with colleagues"), default=False)
+    ids = models.TextField(_("contact ids"))  # comma-separated
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    used_at = models.DateTimeField(_("last used"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("list of ids")
+        verbose_name_plural = _("lists of ids")
+        indexes = [
+            models.Index(fields=["owner", "customer_id"], name="id_list_by_owner"),
+            models.Index(fields=["name", "used_at"], name="id_list_by_use"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.token} ({self.customer_id})"
+
+    @property
+    def count(self) -> int:
+        """How many ids the list holds."""
+        return len([i for i in self.ids.split(",") if i])

@@ -239,6 +239,9 @@ def _register_and_tasks(env: Any) -> dict[str, Any]:
         "REGISTER_RECONCILE_HOURS": env.int("REGISTER_RECONCILE_HOURS", default=6),
         # A register with no active credential for its customer is deleted after this many days.
         "REGISTER_RETENTION_DAYS": env.int("REGISTER_RETENTION_DAYS", default=30),
+        # A list of ids made for a long lookup (not saved by name) is deleted after this many days
+        # unused.
+        "ID_LIST_RETENTION_DAYS": env.int("ID_LIST_RETENTION_DAYS", default=30),
         # Empty: no notification endpoint at all.
         "VITEC_WEBHOOK_TOKEN": webhook_token,
     }

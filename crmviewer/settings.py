@@ -196,6 +196,7 @@ TASKS: dict[str, Any]  # TASKS_BACKEND: database (db_worker runs them, default) 
 REGISTER_SYNC_MINUTES: int  # every customer is synced again this often; 15
 REGISTER_RECONCILE_HOURS: int  # a sync lists every id at least this often; 6
 REGISTER_RETENTION_DAYS: int  # a register without an active credential is deleted after; 30
+ID_LIST_RETENTION_DAYS: int  # an unnamed list of ids unused this many days is deleted; 30
 VITEC_WEBHOOK_TOKEN: str  # the secret part of Vitec's notification URL; none: no endpoint
 
 LOGIN_URL = "login"

@@ -25,6 +25,35 @@ from tests import oracle
 from tests.oracle import Record
 
 
+def list_cell(key: str, label: str, inner: str, *, nowrap: bool = False) -> str:
+    """A cell of the contacts list as the page writes it: its column's class, and its header as
+    the label a phone's card shows beside the value."""
+    classes = f"col-{key} nowrap" if nowrap else f"col-{key}"
+    return f'<td class="{classes}" data-label="{label}">{inner}</td>'
+
+
+def list_email(address: str) -> str:
+    """An e-mail link of the list: the escaped address, free to wrap after the @ and before
+    each dot (<wbr>), never inside a word."""
+    shown = escape(address).replace("@", "@<wbr>").replace(".", "<wbr>.")
+    return f'<a href="mailto:{escape(address)}">{shown}</a>'
+
+
+def copy_button(text: str, what: str) -> str:
+    """The button beside a value on a contact's page that copies it (shown by static/js/app.js)."""
+    return (
+        f'<button type="button" class="copy secondary" data-copy="{escape(text)}" '
+        f'data-copied="Copied" aria-label="Copy {what}" hidden>Copy</button>'
+    )
+
+
+def all_columns(user) -> None:
+    """The broker shows every column of the list, not only the default ones."""
+    from contacts.services import HTML_COLUMNS, list_columns_save
+
+    list_columns_save(user, [c.key for c in HTML_COLUMNS])
+
+
 def cid(n: int, customer: str = "M1001") -> str:
     """The sandbox contact id number n (1-based) of a customer: `ADR` + 32 hex digits."""
     return oracle.contact_id(n, customer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -12,7 +13,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import AuditEvent, VitecCredential
+from contacts.models import AuditEvent, RegisterSync, VitecCredential
 from tests.dashboard_fixtures import credential_form
 
 pytestmark = pytest.mark.django_db
@@ -735,3 +736,228 @@ def test_a_change_that_keeps_the_owner_names_one_owner(admin_client, anna):
 
     [event] = AuditEvent.objects.filter(action=AuditEvent.Action.CREDENTIAL_CHANGED)
     assert event.details == {"changed_fields": ["label"], "owner": "anna"}
+
+
+# --- the admin in Swedish -------------------------------------------------------------------------
+
+# What an administrator reads on each admin page of the contacts app, written out by hand in both
+# languages: (Swedish, English). The English side was on these pages in Swedish mode before the
+# strings were translated; it is checked to be on the English page so the list stays real.
+ADMIN_PAGE_STRINGS: dict[str, list[tuple[str, str]]] = {
+    "credentials": [
+        ("Välj Vitec-inloggningsuppgift att ändra", "Select Vitec credential to change"),
+        ("Lägg till Vitec-inloggningsuppgift", "Add Vitec credential"),
+        ("- Välj ett alternativ -", "- Select an option -"),
+        ("Inaktivera valda inloggningsuppgifter", "Disable selected credentials"),
+        (">Testa anslutningen<", ">Test connection<"),
+        ("På aktiv", "By active"),
+        ("På Vitecs svar", "By Vitec's answer"),
+        ("På användare", "By user"),
+        ("Inte prövat än", "Not tried yet"),
+        ("Godkänt av Vitec", "Accepted by Vitec"),
+        ("Nekat av Vitec", "Refused by Vitec"),
+        ("Benämning", "Label"),
+        ("Kund-id", "Customer id"),
+        ("API-användarnamn", "API user name"),
+        ("Senast verifierad", "Last verified"),
+        ("Senaste fel", "Last error"),
+        ("Sök efter Vitec-inloggningsuppgifter", "Search Vitec credentials"),
+    ],
+    "credential": [
+        ("Ändra Vitec-inloggningsuppgift", "Change Vitec credential"),
+        ("- Välj ett alternativ -", "- Select an option -"),
+        ("API-lösenord", "API password"),
+        (
+            "Lämna tomt för att behålla det sparade lösenordet. Det sparade lösenordet visas "
+            "aldrig.",
+            "Leave empty to keep the stored password. The stored password is never shown.",
+        ),
+        ("Anslutning:", "Connection:"),
+        (">Testa anslutningen<", ">Test connection<"),
+        (
+            "Testar de sparade uppgifterna. Ändringar på sidan som inte sparats sparas inte.",
+            "Tests the stored credential. Unsaved changes on this page are not saved.",
+        ),
+        ("Vitecs svar:", "Vitec's answer:"),
+        ("Inte prövat än", "Not tried yet"),
+        ("Besvarat:", "Answered:"),
+        ("Senast verifierad:", "Last verified:"),
+        ("Senaste fel:", "Last error:"),
+        ("Skapad:", "Created:"),
+        ("Uppdaterad:", "Updated:"),
+    ],
+    "new credential": [
+        ("Lägg till Vitec-inloggningsuppgift", "Add Vitec credential"),
+        ("API-lösenord", "API password"),
+        ("Sparas krypterat. Det visas aldrig igen.", "Stored encrypted. It is never shown again."),
+        ("Aktiv", "Active"),
+    ],
+    "audit events": [
+        ("Välj logghändelse för visning", "Select audit event to view"),
+        ("Filtrera efter tid", "Filter by time"),
+        ("På händelse", "By action"),
+        ("På kund-id", "By customer id"),
+        ("Personnummer visat", "Personnummer revealed"),
+        ("Inloggningsuppgift inaktiverad", "Credential disabled"),
+        ("Synk av registret begärd", "Register sync asked for"),
+        ("Misslyckad inloggning", "Failed login"),
+        ("Användarnamn", "User name"),
+        ("Kontakt-id:n", "Contact ids"),
+        ("a, b, c (+2 till)", "a, b, c (+2 more)"),
+        ("Rader", "Rows"),
+    ],
+    "audit event": [
+        ("Visa logghändelse", "View audit event"),
+        ("Tid:", "Time:"),
+        ("Händelse:", "Action:"),
+        (">Sökning<", ">Lookup<"),
+        ("IP-adress:", "IP address:"),
+        ("Vitec-inloggningsuppgift:", "Vitec credential:"),
+        ("Kontakt-id:n:", "Contact ids:"),
+        ("Detaljer:", "Details:"),
+    ],
+    "register syncs": [
+        ("Välj registersynk för visning", "Select register sync to view"),
+        ("- Välj ett alternativ -", "- Select an option -"),
+        ("Synka valda register med Vitec nu", "Sync the selected registers with Vitec now"),
+        ("Aldrig synkat", "Never synced"),
+        ("Först komplett", "First complete"),
+        ("Listade kontakter", "Contacts listed"),
+        ("Hämtade", "Fetched"),
+        ("Ändrade", "Changed"),
+        ("Borttagna", "Deleted"),
+        ("Misslyckade id:n", "Failed ids"),
+        ("Senaste fel", "Last error"),
+    ],
+    "register sync": [
+        ("Visa registersynk", "View register sync"),
+        ("M1001: Misslyckades", "M1001: Failed"),
+        ("Startad:", "Started:"),
+        ("Klar:", "Finished:"),
+        ("Senaste fullständiga avstämning:", "Last full reconcile:"),
+        ("Ändrade:", "Changed:"),
+        ("Misslyckade id:n:", "Failed ids:"),
+        ("Synk begärd:", "Sync asked for:"),
+    ],
+    "users": [
+        ("Välj användare att ändra", "Select user to change"),
+        ("- Välj ett alternativ -", "- Select an option -"),
+    ],
+    "user": [("Ändra användare", "Change user")],
+}
+
+
+@pytest.fixture
+def admin_pages(anna) -> dict[str, str]:
+    """The URL of each admin page of the contacts app, with something on each to show."""
+    credential = make_credential(anna, label="Solna", last_error="Vitec svarade inte")
+    event = AuditEvent.objects.create(
+        action=AuditEvent.Action.LOOKUP,
+        user=anna,
+        username="anna",
+        customer_id="M1001",
+        contact_ids=["a", "b", "c", "d", "e"],
+        row_count=5,
+        details={"ids": 5},
+    )
+    sync_state = RegisterSync.objects.create(
+        customer_id="M1001", status=RegisterSync.Status.FAILED, failed_ids=["x"], last_error="!"
+    )
+
+    def pages(model: str, obj) -> tuple[str, str]:
+        return (
+            reverse(f"admin:{model}_changelist"),
+            reverse(f"admin:{model}_change", args=[obj.pk]),
+        )
+
+    urls: dict[str, str] = {}
+    urls["credentials"], urls["credential"] = pages("contacts_viteccredential", credential)
+    urls["new credential"] = ADD
+    urls["audit events"], urls["audit event"] = pages("contacts_auditevent", event)
+    urls["register syncs"], urls["register sync"] = pages("contacts_registersync", sync_state)
+    urls["users"], urls["user"] = pages("auth_user", anna)
+    return urls
+
+
+def speaking(client: Client, language: str) -> Client:
+    """The client with the language an administrator picks (set_language's cookie)."""
+    client.cookies["django_language"] = language
+    return client
+
+
+@pytest.mark.parametrize("page", list(ADMIN_PAGE_STRINGS))
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_each_admin_page_speaks_the_chosen_language(admin_client, admin_pages, page, language):
+    response = speaking(admin_client, language).get(admin_pages[page])
+
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    swedish = [sv for sv, _ in ADMIN_PAGE_STRINGS[page]]
+    english = [en for _, en in ADMIN_PAGE_STRINGS[page]]
+    expected, absent = (swedish, english) if language == "sv" else (english, swedish)
+    assert [text for text in expected if text not in html] == []
+    assert [text for text in absent if text in html] == []
+
+
+ACTION_MESSAGES = {
+    # (action, how many selected): (Swedish, English)
+    ("action_disable", 1): ("Inaktiverade 1 inloggningsuppgift.", "Disabled 1 credential."),
+    ("action_disable", 2): ("Inaktiverade 2 inloggningsuppgifter.", "Disabled 2 credentials."),
+    ("action_sync_now", 1): ("1 synk köad.", "1 sync queued."),
+    ("action_sync_now", 2): ("2 synkar köade.", "2 syncs queued."),
+}
+
+
+@pytest.mark.parametrize(("action", "count"), list(ACTION_MESSAGES))
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_each_action_reports_in_the_chosen_language(admin_client, anna, action, count, language):
+    customers = ["M1001", "M1002"][:count]
+    if action == "action_disable":
+        url = CHANGELIST
+        selected = [make_credential(anna, customer_id=c).pk for c in customers]
+    else:
+        url = reverse("admin:contacts_registersync_changelist")
+        selected = [RegisterSync.objects.create(customer_id=c).pk for c in customers]
+
+    response = speaking(admin_client, language).post(
+        url, {"action": action, "_selected_action": selected}
+    )
+
+    swedish, english = ACTION_MESSAGES[action, count]
+    assert messages_of(response) == [(SUCCESS, swedish if language == "sv" else english)]
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_a_failed_connection_test_reports_in_the_chosen_language(
+    admin_client, anna, vitec, settings, language
+):
+    from cryptography.fernet import Fernet
+
+    credential = make_credential(anna, label="Solna")
+    settings.CREDENTIAL_KEYS = [Fernet.generate_key().decode()]
+
+    response = run_action(speaking(admin_client, language), "action_test_connection", credential)
+
+    expected = {
+        "sv": "anna / Solna (M1001): Det sparade lösenordet kan inte dekrypteras med de "
+        "konfigurerade CREDENTIAL_KEYS. Ange lösenordet igen.",
+        "en": "anna / Solna (M1001): The stored password cannot be decrypted with the "
+        "configured CREDENTIAL_KEYS. Set the password again.",
+    }[language]
+    assert messages_of(response) == [(ERROR, expected)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("by", ["action", "button"])
+def test_a_connection_test_reports_in_swedish(admin_client, anna, vitec, by):
+    credential = make_credential(anna, label="Solna", password="demo")
+    client = speaking(admin_client, "sv")
+
+    if by == "action":
+        response = run_action(client, "action_test_connection", credential)
+    else:
+        response = client.post(connection_url(credential))
+
+    [(level, text)] = messages_of(response)
+    assert level == SUCCESS
+    assert re.fullmatch(r"anna / Solna \(M1001\): Ansluten: Vitec listar \d+ kategorier\.", text)

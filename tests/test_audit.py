@@ -31,6 +31,7 @@ from contacts.models import AuditEvent, VitecCredential
 from tests import oracle
 from tests.dashboard_fixtures import (
     cid,
+    copy_button,
     credential_form,
     escaped,
     ids_range,
@@ -277,7 +278,8 @@ def test_reveal_shows_the_full_number_and_records_it(
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert f"<dt>Personnummer</dt><dd>{escaped(number)}</dd>" in page
+    copy = copy_button(number, "the personnummer")
+    assert f"<dt>Personnummer</dt><dd>{escaped(number)}{copy}</dd>" in page
     assert "This was logged." in page
     assert "Show personnummer" not in page  # shown already
     assert "no-store" in response["Cache-Control"]

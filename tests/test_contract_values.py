@@ -17,7 +17,13 @@ from html import escape
 import pytest
 from django.test import Client
 
-from tests.dashboard_fixtures import serve_for_m1001
+from tests.dashboard_fixtures import (
+    all_columns,
+    copy_button,
+    list_cell,
+    list_email,
+    serve_for_m1001,
+)
 
 LOOKUP = "/contacts/"
 EXPORT = "/contacts/export.csv"
@@ -186,6 +192,7 @@ def export_rows(client: Client, credential, ids=IDS) -> dict[str, dict[str, str]
 
 @pytest.mark.django_db
 def test_the_list_shows_every_contract_value_without_crashing(en_client, credential, served):
+    all_columns(credential.user)
     html = page(en_client, credential)
     assert re.search(r'<h2 id="results-heading">\s*8 contacts\s*</h2>', html)
     for contact_id in IDS:
@@ -197,21 +204,22 @@ def test_the_list_shows_every_contract_value_without_crashing(en_client, credent
         '<span class="visually-hidden"> Deceased</span></span></th>'
     ) in html
     # The second address is the e-mail of a contact that has only that one.
-    assert '<a href="mailto:greta.berg@example.se">greta.berg@example.se</a>' in html
+    assert list_email("greta.berg@example.se") in html
     # An association keeps its name and its type as Vitec wrote it.
     assert ">Brf Tallbacken</a></th>" in html
-    assert "<td>Association</td>" in html
+    assert list_cell("type", "Type", "Association") in html
     # Phones: national format on screen, E.164 in the link; a foreign one international.
     assert '<a href="tel:+46701112233">070-111 22 33</a>' in html
     assert '<a href="tel:+4722334455">+47 22 33 44 55</a>' in html
     # Identity numbers: masked, foreign in its own shape, invalid ones marked.
-    assert '<td class="nowrap">811218-****</td>' in html
-    assert '<td class="nowrap">NO 1705801****</td>' in html
-    assert '<td class="nowrap">811218-**** (invalid)</td>' in html
-    assert '<td class="nowrap">811278-****</td>' in html  # samordningsnummer, valid
-    assert '<td class="nowrap">556703-7485</td>' in html
-    assert '<td class="nowrap">556703-**** (invalid)</td>' in html
-    assert '<td class="nowrap">NO 923 456 789</td>' in html
+    number = "Org./personnummer"
+    assert list_cell("id_number", number, "811218-****", nowrap=True) in html
+    assert list_cell("id_number", number, "NO 1705801****", nowrap=True) in html
+    assert list_cell("id_number", number, "811218-**** (invalid)", nowrap=True) in html
+    assert list_cell("id_number", number, "811278-****", nowrap=True) in html  # samordningsnr
+    assert list_cell("id_number", number, "556703-7485", nowrap=True) in html
+    assert list_cell("id_number", number, "556703-**** (invalid)", nowrap=True) in html
+    assert list_cell("id_number", number, "NO 923 456 789", nowrap=True) in html
     for hidden in ("9876", "9877", "9873", "12345"):
         assert f"-{hidden}" not in html and f" {hidden}" not in html
 
@@ -231,9 +239,11 @@ def test_real_ids_pasted_in_lower_case_are_found(en_client, credential, served):
 @pytest.mark.django_db
 def test_the_list_marks_invalid_numbers_in_swedish(client, broker, credential, served):
     client.force_login(broker)
+    all_columns(broker)
     html = page(client, credential, [INVALID_ID, BAD_ORGNR_ID])
-    assert '<td class="nowrap">811218-**** (ogiltigt)</td>' in html
-    assert '<td class="nowrap">556703-**** (ogiltigt)</td>' in html
+    number = "Org.-/personnummer"
+    assert list_cell("id_number", number, "811218-**** (ogiltigt)", nowrap=True) in html
+    assert list_cell("id_number", number, "556703-**** (ogiltigt)", nowrap=True) in html
     assert 'title="Avliden"' not in html
 
 
@@ -263,8 +273,14 @@ def test_detail_of_a_deceased_person_with_empty_dates(en_client, credential, ser
     assert f"<dt>Coordinates (WGS84)</dt>\n      <dd>{DASH}</dd>" in html  # 0/0: not geocoded
     assert "openstreetmap" not in html
     assert '<a href="mailto:greta.berg@example.se">greta.berg@example.se</a>' in html
-    assert '<dd><a href="tel:+46701112233">070-111 22 33</a></dd>' in html
-    assert '<dd><a href="tel:+4681234567">08-123 45 67</a></dd>' in html
+    # A mobile number can be called, texted and copied; a landline called and copied.
+    assert (
+        '<dd><a href="tel:+46701112233">070-111 22 33</a> '
+        '<a href="sms:+46701112233" class="sms-link">SMS</a>'
+        f"{copy_button('070-111 22 33', 'Mobile')}</dd>"
+    ) in html
+    home = '<dd><a href="tel:+4681234567">08-123 45 67</a>'
+    assert f"{home}{copy_button('08-123 45 67', 'Home')}</dd>" in html
     assert "<dt>Personnummer</dt><dd>811218-****</dd>" in html
     assert "9876" not in html
 
@@ -290,7 +306,8 @@ def test_a_foreign_number_is_masked_in_its_own_shape_and_revealed_as_given(
     assert "12345" not in html
     response = en_client.post(f"{LOOKUP}{FOREIGN_ID}/reveal/?credential={credential.pk}")
     revealed = response.content.decode()
-    assert "<dt>Personnummer</dt><dd>NO 17058012345</dd>" in revealed
+    copy = copy_button("NO 17058012345", "the personnummer")
+    assert f"<dt>Personnummer</dt><dd>NO 17058012345{copy}</dd>" in revealed
 
 
 @pytest.mark.django_db
@@ -301,7 +318,8 @@ def test_an_invalid_swedish_number_is_masked_and_marked_even_revealed(
         en_client, credential, INVALID_ID
     )
     response = en_client.post(f"{LOOKUP}{INVALID_ID}/reveal/?credential={credential.pk}")
-    assert "<dt>Personnummer</dt><dd>811218-9877 (invalid)</dd>" in response.content.decode()
+    copy = copy_button("811218-9877 (invalid)", "the personnummer")
+    assert f"<dt>Personnummer</dt><dd>811218-9877 (invalid){copy}</dd>" in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -411,8 +411,8 @@ _params = st.dictionaries(
 @settings(deadline=None)
 @given(_params, st.booleans())
 def test_query_from_params_over_arbitrary_params(params, with_session):
-    session = {forms.SESSION_LISTS: {"k": "a,b"}} if with_session else None
-    parsed = forms.query_from_params(params, session)
+    lists = {"k": "a,b"} if with_session else None  # what a list token resolves to
+    parsed = forms.query_from_params(params, lists)
     query = parsed.query
     assert isinstance(query, services.ContactQuery)
     assert query.type in {"", *(t.value for t in ContactType)}

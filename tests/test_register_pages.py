@@ -79,6 +79,15 @@ def test_before_the_register_vitecs_search_finds_contacts(office, en_client, vit
     event = AuditEvent.objects.filter(action="lookup").latest("pk")
     assert person["id"] in event.contact_ids
 
+    # The broker switches to Swedish on the results: the same page comes back, Vitec is not asked.
+    vitec.stats.reset()
+    switched = en_client.post(
+        "/i18n/setlang/", {"language": "sv", "next": body.wsgi_request.get_full_path()}
+    )
+    again = en_client.get(switched["Location"]).content.decode()
+    assert oracle.name(person) in again and "Sök i Vitec" in again
+    assert vitec.stats.requests == []
+
 
 def test_a_refused_credential_is_told_why_the_register_is_closed(synced, en_client):
     VitecCredential.objects.filter(pk=synced.pk).update(standing="refused")

@@ -9,7 +9,10 @@
 - access: the list page, a contact's page and exports, each recorded first (no trace, no data)
 - exports: the cells and rows of a file
 - messages: what a broker reads when a Vitec call failed
+- preferences: what a broker chose for their screens (the list's columns)
+- recent: the contacts a broker opened lately, from the audit trail
 - relations: the people around a contact and its broker's name, for the contact's page
+- id_lists: lists of ids kept in the database (`list=` in a URL), saved by name and shared
 - register (queries), register_store (rows), sync, notifications: the office register, kept
   in step with Vitec and browsed at database speed
 """
@@ -37,6 +40,17 @@ from .credentials import (
     credentials_rotate_keys,
 )
 from .exports import contacts_export_rows, csv_cell, export_columns, formula_risk
+from .id_lists import (
+    IdListResolver,
+    id_list_delete,
+    id_list_for_ids,
+    id_list_open,
+    id_list_rename,
+    id_list_save,
+    id_list_share,
+    id_lists_for_user,
+    id_lists_purge,
+)
 from .identity import personnummer_mask, social_security_number
 from .lookup import (
     MAX_LOOKUP_IDS,
@@ -51,6 +65,7 @@ from .lookup import (
 )
 from .messages import broker_message, vitec_text
 from .phones import Phone, contact_phones
+from .preferences import DEFAULT_COLUMNS, list_columns, list_columns_save
 from .presentation import (
     COLUMNS,
     HTML_COLUMNS,
@@ -62,6 +77,7 @@ from .presentation import (
     gdpr_date,
     type_label,
 )
+from .recent import RecentContact, recently_viewed
 from .register import SORTS as REGISTER_SORTS
 from .register import (
     RegisterQuery,
@@ -86,6 +102,7 @@ from .selectors import (
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_COLUMNS",
     "FILTERS",
     "HTML_COLUMNS",
     "MAX_LOOKUP_IDS",
@@ -104,10 +121,12 @@ __all__ = [
     "ContactView",
     "ExportIncomplete",
     "Failure",
+    "IdListResolver",
     "KeysCannotDecrypt",
     "Lookup",
     "ParsedIds",
     "Phone",
+    "RecentContact",
     "RegisterPage",
     "RegisterQuery",
     "RelationRow",
@@ -139,8 +158,19 @@ __all__ = [
     "export_columns",
     "formula_risk",
     "gdpr_date",
+    "id_list_delete",
+    "id_list_for_ids",
+    "id_list_open",
+    "id_list_rename",
+    "id_list_save",
+    "id_list_share",
+    "id_lists_for_user",
+    "id_lists_purge",
     "ids_parse",
+    "list_columns",
+    "list_columns_save",
     "personnummer_mask",
+    "recently_viewed",
     "register_export",
     "register_held",
     "register_open_to",

@@ -211,6 +211,17 @@ def contacts_lookup(
     )
 
 
+def contacts_cached(*, credential: VitecCredential, ids: Sequence[str]) -> dict[str, Contact]:
+    """The contacts of `ids` the credential's cache holds, by id as asked; never a Vitec call."""
+    keys = {contact_id: _cache_key(credential, "contact", contact_id) for contact_id in ids}
+    cached = _cache_read(list(keys.values()))
+    return {
+        contact_id: value
+        for contact_id, key in keys.items()
+        if isinstance(value := cached.get(key), CrmContact)
+    }
+
+
 def _fetch(
     credential: VitecCredential, ids: list[str], with_categories: bool
 ) -> tuple[LookupResult, Categories | None, VitecError | None]:
@@ -271,11 +282,20 @@ SEARCH_MAX = 200
 
 def contacts_search(*, credential: VitecCredential, term: str) -> tuple[tuple[str, ...], str]:
     """The ids Vitec's own search finds for the term (best first, at most SEARCH_MAX), and the
-    broker's message when the search failed ("" when it did not)."""
+    broker's message when the search failed ("" when it did not). A search that succeeded is
+    cached like the contacts (its key an HMAC of the term), so the same page again (another
+    page of it, the language changed) asks Vitec nothing."""
+    term = term.strip()
+    key = _cache_key(credential, "search", " ".join(term.casefold().split()))
+    cached = _cache_read([key]).get(key)
+    if isinstance(cached, tuple):
+        return cached, ""
     try:
         refs = client_for_credential(credential).search_contacts(
-            credential.customer_id, term.strip(), max_size=SEARCH_MAX
+            credential.customer_id, term, max_size=SEARCH_MAX
         )
     except VitecError as error:
         return (), broker_message(error)
-    return tuple(unique_ids(ref.id for ref in refs)), ""
+    found = tuple(unique_ids(ref.id for ref in refs))
+    _cache_write({key: found})
+    return found, ""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.utils.translation import gettext_lazy as _
+from phonenumbers import PhoneNumberType
 
 from ..vitec.models import Contact
 
@@ -39,6 +40,7 @@ class Phone:
     number: str  # on screen: Swedish national format (a foreign number: international format)
     href: str  # tel: link, E.164 when the number parses
     e164: str = ""  # "" when phonenumbers cannot read the number
+    sms: str = ""  # sms: link for a mobile number, "" for any other
 
 
 _SE = "SE"
@@ -87,7 +89,13 @@ def _phone(kind: str, number: str) -> Phone:
         number=_shown(parsed, number),
         href="tel:" + (e164 or plus + "".join(_DIGITS.findall(number))),
         e164=e164,
+        sms="sms:" + e164 if parsed is not None and _mobile(parsed) else "",
     )
+
+
+def _mobile(parsed: phonenumbers.PhoneNumber) -> bool:
+    kind = phonenumbers.number_type(parsed)
+    return kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def contact_phones(contact: Contact) -> list[Phone]:

@@ -5,7 +5,7 @@ HTML list, its sorting and every export read."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -257,6 +257,8 @@ SORT_COLUMNS: dict[str, Column] = {c.key: c for c in COLUMNS if c.sortable}
 class Cell:
     kind: str
     value: object
+    key: str = ""  # the column's: the cell's class, which the phone's card layout reads
+    label: str = ""  # the column's header, repeated beside the value on a phone's card
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,13 +272,22 @@ class ContactRow:
     deceased: bool = False  # marked beside the name, so that nobody mails a deceased person
 
 
-def contact_row(contact: Contact, names: Mapping[str, str], *, reveal: bool = False) -> ContactRow:
-    """The row; the personnummer masked unless `reveal` (the broker asked, and it is audited)."""
+def contact_row(
+    contact: Contact,
+    names: Mapping[str, str],
+    *,
+    reveal: bool = False,
+    columns: Sequence[Column] = HTML_COLUMNS,
+) -> ContactRow:
+    """The row, its cells those of `columns` (the broker's choice); the personnummer masked
+    unless `reveal` (the broker asked, and it is audited)."""
     context = RowContext(names=names, reveal=reveal)
     values = {c.key: (c.html or c.value)(contact, context) for c in HTML_COLUMNS}
     return ContactRow(
         contact=contact,
         values=values,
-        cells=tuple(Cell(kind=c.kind, value=values[c.key]) for c in HTML_COLUMNS),
+        cells=tuple(
+            Cell(kind=c.kind, value=values[c.key], key=c.key, label=c.label) for c in columns
+        ),
         deceased=bool(is_deceased(contact)),
     )

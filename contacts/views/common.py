@@ -4,15 +4,17 @@ a 404, the list page's address, and the messages shown instead of data."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 
 from .. import services
+from ..audit import control_strip
 from ..models import VitecCredential
 
 
@@ -47,6 +49,23 @@ def no_credentials(request: AuthenticatedHttpRequest) -> HttpResponse:
 def lookup_url(params: dict[str, str]) -> str:
     kept = {key: value for key, value in params.items() if value}
     return reverse("contacts:lookup") + ("?" + urlencode(kept) if kept else "")
+
+
+def list_page_url(request: HttpRequest, candidate: str, default: str) -> str:
+    """`candidate` when it is the list page of this site (with its query), else `default`.
+
+    Nothing but the list page: not the export, not another path under /contacts/, not another host.
+    """
+    candidate = control_strip(candidate)
+    parts = urlsplit(candidate)
+    if (
+        parts.scheme
+        or parts.netloc
+        or parts.path != reverse("contacts:lookup")
+        or not url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})
+    ):
+        return default
+    return candidate
 
 
 def not_logged_message() -> str:

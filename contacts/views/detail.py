@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from .. import services
-from ..audit import Actor, AuditUnavailable, control_strip
+from ..audit import Actor, AuditUnavailable
 from ..crypto import CredentialDecryptionError
 from .common import (
     AuthenticatedHttpRequest,
     credential_broken_message,
     credential_or_404,
+    list_page_url,
     lookup_url,
     no_credentials,
     not_logged_message,
@@ -40,20 +40,8 @@ def contact_reveal(request: AuthenticatedHttpRequest, contact_id: str) -> HttpRe
 
 
 def _back_url(request: AuthenticatedHttpRequest, default: str) -> str:
-    """Where "Back to the list" goes: the list page of this site (with its query), else `default`.
-
-    Nothing but the list page: not the export, not another path under /contacts/, not another host.
-    """
-    back = control_strip(request.GET.get("back", ""))
-    parts = urlsplit(back)
-    if (
-        parts.scheme
-        or parts.netloc
-        or parts.path != reverse("contacts:lookup")
-        or not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
-    ):
-        return default
-    return back
+    """Where "Back to the list" goes: the list page the link came from, else `default`."""
+    return list_page_url(request, request.GET.get("back", ""), default)
 
 
 def _contact_page(

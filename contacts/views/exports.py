@@ -80,11 +80,12 @@ def _export(request: AuthenticatedHttpRequest, file_format: str) -> HttpResponse
     params = request.POST if request.method == "POST" else request.GET
     credential = credential_or_404(request, params)
     register = services.register_opening(credential) is not None
-    parsed = query_from_params(params, request.session)
+    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    parsed = query_from_params(params, id_lists)
     if not register and not parsed.query.ids:
         return redirect(lookup_url({"customer": credential.customer_id}))
     options = ExportForm(params)
-    register_query, _notices = register_query_from_params(params, request.session)
+    register_query, _notices = register_query_from_params(params, id_lists)
     if register:
         page_url = lookup_url({"customer": credential.customer_id, **register_query.params()})
     else:

@@ -18,7 +18,6 @@ from .. import services
 from ..audit import Actor, AuditUnavailable
 from ..crypto import CredentialDecryptionError
 from ..forms import (
-    SESSION_LISTS,
     ExportForm,
     LookupForm,
     ids_reference,
@@ -53,11 +52,15 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     if state is not None:
         return _register_page(request, credential, credentials)
 
-    parsed = query_from_params(request.GET, request.session)
+    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    parsed = query_from_params(request.GET, id_lists)
+    columns = services.list_columns(request.user)
     context = _page_context(
         credential,
         credentials,
         LookupForm(initial={"ids": parsed.ids_text}),
+        columns=columns,
+        recent=services.recently_viewed(user=request.user, credential=credential),
         query=parsed.query,
         notices=parsed.notices,
         list_params={
@@ -66,6 +69,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         },
     )
     context.update(_register_context(credential))
+    context["saved_list"] = id_lists.opened if id_lists.opened and id_lists.opened.name else None
     notices = list(parsed.notices)
     context["notices"] = notices
     if not parsed.query.ids and parsed.query.q:
@@ -98,7 +102,10 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
             context["error"] = not_logged_message()
         else:
             page = Paginator(view.rows, parsed.query.per_page).get_page(parsed.query.page)
-            rows = [services.contact_row(c, view.category_names) for c in page.object_list]
+            rows = [
+                services.contact_row(c, view.category_names, columns=columns)
+                for c in page.object_list
+            ]
             context.update({"view": view, "page": page, "rows": rows})
     return render(request, "contacts/lookup.html", context)
 
@@ -110,11 +117,12 @@ def _register_page(
 ) -> HttpResponse:
     """The office register: every contact of the customer, searched and filtered at database
     speed."""
-    query, notices = register_query_from_params(request.GET, request.session)
-    # The id filter travels as it came: in the URL, or by the session list a long one is kept in.
-    list_key = request.GET.get("list", "")
-    if query.ids and list_key in request.session.get(SESSION_LISTS, {}):
-        ids_params = {"list": list_key}
+    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    query, notices = register_query_from_params(request.GET, id_lists)
+    # The id filter travels as it came: in the URL, or by the database list a long one is kept in.
+    opened = id_lists.opened
+    if query.ids and opened is not None:
+        ids_params = {"list": opened.token}
     else:
         ids_params = {"ids": ",".join(query.ids)} if query.ids else {}
     filters = {key: value for key, value in query.params().items() if key != "ids"}
@@ -123,12 +131,15 @@ def _register_page(
         "credentials": credentials,
         "query": query,
         "notices": notices,
-        "columns": services.HTML_COLUMNS,
+        "columns": services.list_columns(request.user),
+        "all_columns": services.HTML_COLUMNS,
         "page_sizes": services.PAGE_SIZES,
+        "recent": services.recently_viewed(user=request.user, credential=credential),
         "export_form": ExportForm(),
         "ids_form": LookupForm(initial={"ids": "\n".join(query.ids)}),
         "ids_params": ids_params,
         "list_params": {"customer": credential.customer_id, **ids_params, **filters},
+        "saved_list": opened if opened is not None and opened.name else None,
     }
     try:
         shown = services.register_page(credential=credential, query=query, actor=Actor.of(request))
@@ -136,14 +147,17 @@ def _register_page(
         context["error"] = not_logged_message()
         return render(request, "contacts/register.html", context, status=503)
     live = shown.live.result if shown.live else None
+    columns = services.list_columns(request.user)
     names = {c.id: c.name or c.id for contact in shown.contacts for c in contact.categories}
     context.update(
         {
             "shown": shown,
             "view": shown.view,
             "page": shown.page,
-            "rows": [services.contact_row(c, names) for c in shown.contacts],
-            "live_rows": [services.contact_row(c, {}) for c in live.contacts] if live else [],
+            "rows": [services.contact_row(c, names, columns=columns) for c in shown.contacts],
+            "live_rows": [services.contact_row(c, {}, columns=columns) for c in live.contacts]
+            if live
+            else [],
             "unknown_ids": [
                 i for i in shown.view.unknown_ids if live is None or i in live.not_found
             ],
@@ -185,14 +199,15 @@ def _page_context(
     list_params: dict[str, str] | None = None,
     **extra: object,
 ) -> dict[str, object]:
-    """What every rendering of the lookup page needs; the results are added by the caller."""
+    """What every rendering of the lookup page needs; the results (and the broker's `columns`)
+    are added by the caller."""
     return {
         "credential": credential,
         "credentials": credentials,
         "form": form,
         "export_form": ExportForm(),
         "notices": notices or [],
-        "columns": services.HTML_COLUMNS,
+        "all_columns": services.HTML_COLUMNS,
         "page_sizes": services.PAGE_SIZES,
         "list_params": list_params or {},
         # Ids not found for this customer may be another one's: the not-found notice says so.
@@ -208,13 +223,13 @@ def _lookup_post(
 ) -> HttpResponse:
     """A new id list (long lists fit a POST, not a URL), or "refresh": then back to a GET."""
     if "refresh" in request.POST:
-        parsed = query_from_params(request.POST, request.session)
+        id_lists = services.IdListResolver(request.user, credential.customer_id)
+        parsed = query_from_params(request.POST, id_lists)
         if parsed.query.ids:
             with contextlib.suppress(CredentialDecryptionError):  # the GET that follows says so
                 services.contacts_lookup(credential=credential, ids=parsed.query.ids, refresh=True)
-        list_key = request.POST.get("list", "")
-        known = request.session.get(SESSION_LISTS, {})
-        keep = {"list": list_key} if list_key in known and not request.POST.get("ids") else None
+        opened = id_lists.opened
+        keep = {"list": opened.token} if opened and not request.POST.get("ids") else None
         return _redirect_to_view(request, credential, parsed.query, ids_params=keep)
 
     form = LookupForm(request.POST)
@@ -241,9 +256,12 @@ def _redirect_to_view(
     ids_params: dict[str, str] | None = None,
 ) -> HttpResponse:
     """To the GET page of a view, built from the parsed (and so shortened) query only."""
+    if ids_params is None:  # a long list gets its database list (the same one for the same ids)
+        id_lists = services.IdListResolver(request.user, credential.customer_id)
+        ids_params = ids_reference(query.ids, id_lists)
     params = {
         "customer": credential.customer_id,
-        **(ids_params or ids_reference(query.ids, request.session)),
+        **ids_params,
         "type": query.type,
         "category": query.category,
         "q": query.q,
