@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 DEFAULT_TIMEOUT_MS = 10_000
+# A broker's laptop; a test marked @pytest.mark.viewport(390, 844) gets a phone's screen instead.
+LAPTOP = {"width": 1366, "height": 900}
 # The password of every user these tests create; fresh users each test, so django-axes never
 # counts failures across tests.
 PASSWORD = "Browser-test-password-1"
@@ -158,12 +160,18 @@ def console() -> ConsoleLog:
 
 @pytest.fixture
 def page(browser, console: ConsoleLog, request: pytest.FixtureRequest) -> Iterator[object]:
-    """A fresh page in its own context (English, no cookies); saved to test-artifacts on failure."""
+    """A fresh page in its own context (English, no cookies, a laptop's screen unless the test's
+    `viewport` marker says otherwise, the clipboard allowed); saved to test-artifacts on failure."""
+    marker = request.node.get_closest_marker("viewport")
+    viewport = {"width": marker.args[0], "height": marker.args[1]} if marker else LAPTOP
     context = browser.new_context(
         locale="en-US",
         extra_http_headers={"Accept-Language": "en"},
         accept_downloads=True,
-        viewport={"width": 1280, "height": 900},
+        viewport=viewport,
+        is_mobile=bool(marker),
+        has_touch=bool(marker),
+        permissions=["clipboard-read", "clipboard-write"],
     )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     browser_page = context.new_page()

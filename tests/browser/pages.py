@@ -14,16 +14,20 @@ from tests.browser.conftest import PASSWORD
 ROW_ID = re.compile(r"/contacts/([^/?]+)/\?")
 COUNT_IN_OPTION = re.compile(r"\((\d+)\)\s*$")
 
-# One object per row of the contacts table, read in one round trip.
+# One object per row of the contacts table, read in one round trip; a cell by its column's class
+# (the broker chooses the columns), "" or [] when the column is not shown.
 ROWS_JS = """
-rows => rows.map(row => ({
-  href: row.querySelector("th a").getAttribute("href"),
-  name: row.querySelector("th a").textContent.trim(),
-  type: row.cells[1].textContent.trim(),
-  id_number: row.cells[2].textContent.trim(),
-  tel: (row.cells[3].querySelector('a[href^="tel:"]') || {}).href || "",
-  tags: [...row.cells[6].querySelectorAll(".tag")].map(tag => tag.textContent.trim()),
-}))
+rows => rows.map(row => {
+  const text = key => (row.querySelector(".col-" + key) || {textContent: ""}).textContent.trim();
+  return {
+    href: row.querySelector("th a").getAttribute("href"),
+    name: row.querySelector("th a").textContent.trim(),
+    type: text("type"),
+    id_number: text("id_number"),
+    tel: (row.querySelector('.col-phone a[href^="tel:"]') || {}).href || "",
+    tags: [...row.querySelectorAll(".col-categories .tag")].map(tag => tag.textContent.trim()),
+  };
+})
 """
 OPTIONS_JS = "options => options.map(o => [o.value, o.textContent.trim()])"
 
@@ -75,11 +79,28 @@ def option_name(label: str) -> str:
 
 def apply_filters(page: Page, *, type: str | None = None, category: str | None = None) -> None:
     """Pick values in the filter form's selects (by option value) and press "Apply filters"."""
+    filters = page.locator(".filters")
     if type is not None:
-        page.get_by_label("Type", exact=True).select_option(value=type)
+        filters.get_by_label("Type", exact=True).select_option(value=type)
     if category is not None:
-        page.get_by_label("Category", exact=True).select_option(value=category)
-    page.get_by_role("button", name="Apply filters").click()
+        filters.get_by_label("Category", exact=True).select_option(value=category)
+    filters.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#results-heading")).to_be_visible()
+
+
+def pages_above(page: Page):
+    """The page links above the list (the same links follow it below)."""
+    return page.get_by_role("navigation", name="Pages above the list")
+
+
+def show_columns(page: Page, *labels: str) -> None:
+    """Under "Columns", tick these columns besides those shown, and show them."""
+    chooser = page.locator(".columns-chooser")
+    chooser.locator("summary").click()
+    for label in labels:
+        chooser.get_by_label(label, exact=True).check()
+    with page.expect_navigation():
+        chooser.get_by_role("button", name="Show these columns").click()
     expect(page.locator("#results-heading")).to_be_visible()
 
 

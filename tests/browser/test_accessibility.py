@@ -131,7 +131,7 @@ def test_pages_report_no_console_errors_or_csp_violations(
     page.goto(f"{base}/accounts/login/")
     log_in(page, base, user.username)
     look_up(page, [*ids_range(1, 8), missing_id(99999), "not an id"])
-    page.get_by_label("Type", exact=True).select_option(value="Person")
+    page.locator(".filters").get_by_label("Type", exact=True).select_option(value="Person")
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("#results-heading")).to_be_visible()
     person = rows(page)[0]
