@@ -12,6 +12,7 @@ import re
 from html import unescape
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from contacts.models import BrokerPreference, RegisterContact
@@ -257,19 +258,37 @@ def test_the_choice_applies_on_the_register_page(synced, broker, en_client, refe
 
 def test_recently_viewed_lists_opened_contacts_newest_first_each_once(en_client, reference, vitec):
     first, second, third = cid(5), cid(11), cid(40)
-    for contact_id in (first, second, third, second):
+    # The second contact opened again, its id typed in lower case: still the same contact.
+    for contact_id in (first, second, third, second.lower()):
         assert open_contact(en_client, contact_id) == 200
     assert open_contact(en_client, missing_id(77)) == 404  # not found: not listed
 
     vitec.stats.reset()
     page = list_page(en_client)
     assert contact_calls(vitec) == []  # the names come from the cache, not from Vitec
-    assert recent(page) == [
+    shown = [(i.upper(), customer, name) for i, customer, name in recent(page)]
+    assert shown == [
         (second, "M1001", oracle.name(reference[second])),
         (third, "M1001", oracle.name(reference[third])),
         (first, "M1001", oracle.name(reference[first])),
     ]
     assert '<h2 id="recent-heading">Recently viewed</h2>' in page
+
+
+def test_recently_viewed_never_asks_vitec_for_a_name(en_client, vitec):
+    """Without the cache (expired) and without a register, a contact is shown by its id: the
+    list page does not fetch it for its name."""
+    first, second = cid(9), cid(15)
+    for contact_id in (first, second):
+        assert open_contact(en_client, contact_id) == 200
+    cache.clear()
+    vitec.stats.reset()
+    page = list_page(en_client)
+    assert contact_calls(vitec) == []
+    assert recent(page) == [
+        (second, "M1001", f'<span class="ids">{second}</span>'),
+        (first, "M1001", f'<span class="ids">{first}</span>'),
+    ]
 
 
 def test_recently_viewed_shows_at_most_eight(en_client, reference, vitec):

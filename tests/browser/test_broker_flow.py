@@ -17,6 +17,7 @@ pytest.importorskip("playwright.sync_api", reason="Playwright not installed")
 
 from playwright.sync_api import expect
 
+from tests import oracle
 from tests.browser.pages import (
     apply_filters,
     assert_clean_console,
@@ -24,12 +25,11 @@ from tests.browser.pages import (
     look_up,
     option_count,
     option_name,
-    pages_above,
     options,
+    pages_above,
     rows,
     show_columns,
 )
-from tests import oracle
 from tests.dashboard_fixtures import ids_range, make_credential, missing_id
 
 pytestmark = [

@@ -18,7 +18,6 @@ pytest.importorskip("playwright.sync_api", reason="Playwright not installed")
 
 from playwright.sync_api import expect
 
-from contacts.services import sync
 from tests import oracle
 from tests.browser.pages import (
     assert_clean_console,
@@ -29,7 +28,7 @@ from tests.browser.pages import (
     rows,
     search_register,
 )
-from tests.dashboard_fixtures import make_credential, missing_id
+from tests.dashboard_fixtures import missing_id
 from tests.oracle import Record
 
 pytestmark = [
@@ -91,16 +90,6 @@ def international(national: str) -> str:
     """A Swedish mobile number written as from abroad: "070-518 24 66" -> "+46 70 518 24 66"."""
     d = oracle.digits(national)
     return f"+46 {d[1:3]} {d[3:6]} {d[6:8]} {d[8:]}"
-
-
-@pytest.fixture
-def office(make_user, vitec):
-    """A fresh broker whose only credential is for M1002, the register fully synced."""
-    user = make_user("broker")
-    credential = make_credential(user, customer_id=CUSTOMER, label="Kontoret")
-    report = sync.sync_customer(CUSTOMER)
-    assert report.error == "" and not report.failed_ids, report.summary()
-    return user, credential
 
 
 def test_broker_searches_the_register_by_folded_surname_and_by_phone(
