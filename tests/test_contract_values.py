@@ -276,7 +276,7 @@ def test_detail_of_a_deceased_person_with_empty_dates(en_client, credential, ser
     # A mobile number can be called, texted and copied; a landline called and copied.
     assert (
         '<dd><a href="tel:+46701112233">070-111 22 33</a> '
-        '<a href="sms:+46701112233" class="sms-link">SMS</a>'
+        '<a href="sms:+46701112233" class="sms-link" aria-label="Text 070-111 22 33">SMS</a>'
         f"{copy_button('070-111 22 33', 'Mobile')}</dd>"
     ) in html
     home = '<dd><a href="tel:+4681234567">08-123 45 67</a>'

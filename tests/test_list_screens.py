@@ -242,7 +242,7 @@ def test_a_logged_out_visitor_is_sent_to_the_login_page(client, broker, credenti
     assert not BrokerPreference.objects.exists()
 
 
-def test_the_choice_applies_on_the_register_page(synced, broker, en_client, reference):
+def test_the_choice_applies_on_the_register_page(synced, en_client):
     en_client.post(COLUMNS, {"columns": ["type", "city", "advertising"]})
     page = list_page(en_client, "M1002")
     assert 'id="register-filters"' in page  # the register page, not the lookup page
@@ -377,7 +377,10 @@ def test_the_list_has_an_sms_link_beside_a_mobile_number_only(en_client):
 
 def test_the_contact_page_has_an_sms_link_for_the_mobile_number_only(en_client):
     page = text(en_client.get(f"/contacts/{cid(MOBILE_FIRST)}/", {"customer": "M1001"}))
-    assert '<a href="sms:+46739473625" class="sms-link">SMS</a>' in page
+    assert (
+        '<a href="sms:+46739473625" class="sms-link" aria-label="Text 073-947 36 25">SMS</a>'
+        in page
+    )
     assert '<a href="tel:+4681345042">08-134 50 42</a>' in page  # the landline, without one
     assert re.findall(r'href="(sms:[^"]*)"', page) == ["sms:+46739473625"]
     landline = text(en_client.get(f"/contacts/{cid(STOCKHOLM_LINE)}/", {"customer": "M1001"}))

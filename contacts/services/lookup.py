@@ -285,8 +285,8 @@ def contacts_search(*, credential: VitecCredential, term: str) -> tuple[tuple[st
     broker's message when the search failed ("" when it did not). A search that succeeded is
     cached like the contacts (its key an HMAC of the term), so the same page again (another
     page of it, the language changed) asks Vitec nothing."""
-    term = term.strip()
-    key = _cache_key(credential, "search", " ".join(term.casefold().split()))
+    term = " ".join(term.split())  # the term Vitec is asked for is the one cached
+    key = _cache_key(credential, "search", term.casefold())
     cached = _cache_read([key]).get(key)
     if isinstance(cached, tuple):
         return cached, ""

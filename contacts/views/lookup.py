@@ -126,12 +126,13 @@ def _register_page(
     else:
         ids_params = {"ids": ",".join(query.ids)} if query.ids else {}
     filters = {key: value for key, value in query.params().items() if key != "ids"}
+    columns = services.list_columns(request.user)
     context: dict[str, object] = {
         "credential": credential,
         "credentials": credentials,
         "query": query,
         "notices": notices,
-        "columns": services.list_columns(request.user),
+        "columns": columns,
         "all_columns": services.HTML_COLUMNS,
         "page_sizes": services.PAGE_SIZES,
         "recent": services.recently_viewed(user=request.user, credential=credential),
@@ -147,7 +148,6 @@ def _register_page(
         context["error"] = not_logged_message()
         return render(request, "contacts/register.html", context, status=503)
     live = shown.live.result if shown.live else None
-    columns = services.list_columns(request.user)
     names = {c.id: c.name or c.id for contact in shown.contacts for c in contact.categories}
     context.update(
         {

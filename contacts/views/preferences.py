@@ -15,8 +15,8 @@ from .common import AuthenticatedHttpRequest, list_page_url
 @login_required
 @require_POST
 def list_columns(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The ticked columns (`columns`, any number), or the default ones (`reset`); back to
-    `next` when it is the list page, else to the list."""
+    """The ticked columns (`columns`, any number), or the default ones (`reset`, or nothing
+    ticked); back to `next` when it is the list page, else to the list."""
     keys = () if "reset" in request.POST else request.POST.getlist("columns")
     services.list_columns_save(request.user, keys or services.DEFAULT_COLUMNS)
     back = list_page_url(request, request.POST.get("next", ""), reverse("contacts:lookup"))
