@@ -161,24 +161,42 @@ def ids_notices(text: str) -> tuple[tuple[str, ...], list[str]]:
     if parsed.too_long:
         notices.append(
             ngettext(
-                "%(count)d id longer than 40 characters was left out.",
-                "%(count)d ids longer than 40 characters were left out.",
+                "%(count)d id longer than 40 characters was left out: %(ids)s",
+                "%(count)d ids longer than 40 characters were left out: %(ids)s",
                 len(parsed.too_long),
             )
-            % {"count": len(parsed.too_long)}
+            % {"count": len(parsed.too_long), "ids": _named(parsed.too_long)}
         )
     if parsed.unsafe:
         notices.append(
             ngettext(
                 "%(count)d id with characters no contact id has (/ ? # %% or control "
-                "characters) was left out.",
+                "characters) was left out: %(ids)s",
                 "%(count)d ids with characters no contact id has (/ ? # %% or control "
-                "characters) were left out.",
+                "characters) were left out: %(ids)s",
                 len(parsed.unsafe),
             )
-            % {"count": len(parsed.unsafe)}
+            % {"count": len(parsed.unsafe), "ids": _named(parsed.unsafe)}
         )
     return parsed.ids, notices
+
+
+NAMED_IDS = 3  # the ids a notice names; the rest are counted
+NAMED_LENGTH = 24  # characters of each; a longer piece is cut, with "…"
+
+
+def _named(pieces: tuple[str, ...]) -> str:
+    """The first pieces as typed (control characters dropped, long ones cut), then "and N
+    more": `a/b, x%2Fy and 5 more`."""
+    shown = []
+    for piece in pieces[:NAMED_IDS]:
+        clean = control_strip(piece)
+        shown.append(clean[:NAMED_LENGTH] + "…" if len(clean) > NAMED_LENGTH else clean)
+    text = ", ".join(shown)
+    more = len(pieces) - len(shown)
+    if more:
+        text += " " + ngettext("and %(more)d more", "and %(more)d more", more) % {"more": more}
+    return text
 
 
 def query_from_params(params: Mapping[str, str], lists: IdLists | None = None) -> ParsedQuery:

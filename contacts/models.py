@@ -126,7 +126,8 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+        when = timezone.localtime(self.created_at)
+        return f"{when:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.get_action_display()}"
 
 
 class RegisterContact(models.Model):

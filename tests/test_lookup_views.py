@@ -347,8 +347,15 @@ def test_post_without_usable_ids_shows_the_form_error(en_client, credential, vit
     ("extra", "notice"),
     [
         ([f"X-{n}" for n in range(1001)], "Only the first"),
-        (["M" + "1" * 40], "1 id longer than 40 characters was left out."),
-        (["a/b", "x%2Fy"], "2 ids with characters no contact id has"),
+        (
+            ["M" + "1" * 40],
+            "1 id longer than 40 characters was left out: M11111111111111111111111…",
+        ),
+        (
+            ["a/b", "x%2Fy", "#1", "?2", "5/5"],
+            "5 ids with characters no contact id has (/ ? # % or control characters) were left "
+            "out: a/b, x%2Fy, #1 and 2 more",
+        ),
     ],
     ids=["over 1000 ids", "41 characters", "unsafe characters"],
 )
