@@ -46,7 +46,8 @@
     document.addEventListener("submit", function (event) {
       var form = event.target;
       var submitter = event.submitter;
-      var action = (submitter && submitter.formAction) || form.action;
+      // A button's own formaction (the Excel and vCard downloads), else the form's action.
+      var action = (submitter && submitter.getAttribute("formaction")) || form.action;
       if (!event.defaultPrevented && goesToTheList(new URL(action, window.location.href))) {
         working();
       }

@@ -58,6 +58,21 @@ root => {
 """
 
 
+# Press "Look up", then watch #working on this page until it says something (or 1.4 s pass):
+# [its text, milliseconds after the press].
+WHILE_LOADING_JS = """
+() => new Promise(resolve => {
+  const note = document.getElementById("working");
+  const start = performance.now();
+  new MutationObserver(() => {
+    if (note.textContent) resolve([note.textContent, performance.now() - start]);
+  }).observe(note, {childList: true, characterData: true, subtree: true});
+  setTimeout(() => resolve([note.textContent, performance.now() - start]), 1400);
+  document.querySelector("form.lookup-form button[type=submit]").click();
+})
+"""
+
+
 def overflow(page: Page) -> int:
     """How many pixels the page is wider than the window (0: no sideways scrolling)."""
     return page.evaluate(OVERFLOW_JS)
@@ -217,5 +232,25 @@ def test_a_colleague_opens_a_shared_link_to_a_long_list(
         assert [r["id"] for r in rows(theirs)] == sent == ids[:50]
     finally:
         other.close()
+
+    assert_clean_console(console)
+
+
+def test_a_slow_lookup_says_that_it_is_working(live_server, page, console, make_user, vitec):
+    """Vitec answering in 1.5 s: after a second the page says it is fetching, until the
+    results arrive."""
+    user = make_user("broker")
+    make_credential(user, customer_id="M1001")
+    log_in(page, live_server.url, user.username)
+    working = page.locator("#working")
+    expect(working).to_be_hidden()
+    vitec.configure(latency_ms=1500)
+    page.get_by_label("Contact ids").fill("\n".join(ids_range(1, 5)))
+    # Pressed from the page itself, which reports what #working says while the next page loads.
+    said, after = page.evaluate(WHILE_LOADING_JS)
+    assert said == "Working: fetching contacts from Vitec\u2026"
+    assert 900 <= after < 1400, after
+    expect(page.locator("#results-heading")).to_have_text("5 contacts", timeout=10_000)
+    expect(working).to_be_hidden()
 
     assert_clean_console(console)
