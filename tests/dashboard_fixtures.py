@@ -24,6 +24,18 @@ from contacts.vitec.sandbox import SandboxServer
 from tests import oracle
 from tests.oracle import Record
 
+# The list's columns a new broker sees, in order, as their English headers (written by hand).
+DEFAULT_LIST_HEADERS = (
+    "Name",
+    "Type",
+    "Phone",
+    "E-mail",
+    "City",
+    "Categories",
+    "GDPR informed",
+    "Changed",
+)
+
 
 def list_cell(key: str, label: str, inner: str, *, nowrap: bool = False) -> str:
     """A cell of the contacts list as the page writes it: its column's class, and its header as

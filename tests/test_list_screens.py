@@ -21,6 +21,7 @@ from contacts.vitec.errors import ServerError
 from tests import oracle
 from tests.dashboard_fixtures import (
     BROKER_MESSAGES_EN,
+    DEFAULT_LIST_HEADERS,
     cid,
     contact_calls,
     escaped,
@@ -34,17 +35,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 LOOKUP = "/contacts/"
 COLUMNS = "/contacts/columns/"
 
-# The list's columns a new broker sees, in order, as their English headers (written by hand).
-DEFAULT_HEADERS = [
-    "Name",
-    "Type",
-    "Phone",
-    "E-mail",
-    "City",
-    "Categories",
-    "GDPR informed",
-    "Changed",
-]
+DEFAULT_HEADERS = list(DEFAULT_LIST_HEADERS)
 DEFAULT_KEYS = ["name", "type", "phone", "email", "city", "categories", "gdpr", "changed"]
 
 _TABLE = re.compile(r'<table class="contacts">(.*?)</table>', re.S)
