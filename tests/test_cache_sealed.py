@@ -64,7 +64,7 @@ def test_redis_holds_no_readable_contact_data_nor_session_key(
     reference,
 ):
     client = logged_in(login_broker)
-    ids = ids_range(1, 150)  # more than a URL carries: the list is kept in the session
+    ids = ids_range(1, 150)  # more than a URL carries: the list is kept in the database
     unknown = missing_id(99999)
     response = client.post(LOOKUP, {"credential": credential.pk, "ids": "\n".join([*ids, unknown])})
     assert response.status_code == 302 and "list=" in response.url

@@ -268,8 +268,8 @@ def test_export_has_exactly_the_rows_of_the_page_every_page(en_client, credentia
 
 
 @pytest.mark.django_db
-def test_export_of_200_ids_by_session_list_with_a_type_filter(en_client, credential, reference):
-    ids = ids_range(1, 200)  # more than a URL carries: the list is kept in the session
+def test_export_of_200_ids_by_a_database_list_with_a_type_filter(en_client, credential, reference):
+    ids = ids_range(1, 200)  # more than a URL carries: the list is kept in the database
     posted = en_client.post(
         LOOKUP, {"credential": credential.pk, "ids": ",".join(ids), "type": "Person"}
     )

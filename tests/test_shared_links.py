@@ -1,7 +1,8 @@
 """Links that name the customer (`?customer=M1001`): a colleague with their own credential for that
 customer opens the same view; a broker without one gets a 404, never another broker's data.
 
-Pages still write `credential=<id>` into their own links; those keep working for their owner.
+Pages write `customer=` into their links; an older link with `credential=<id>` keeps working for
+its owner.
 """
 
 from __future__ import annotations
