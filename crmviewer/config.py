@@ -126,8 +126,8 @@ def _login_and_sessions(env: Any) -> dict[str, Any]:
         # from one address lock that pair out for a while.
         "AXES_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", default=5),
         "AXES_COOLOFF_TIME": timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15)),
-        # Sessions end after SESSION_IDLE_MINUTES without a request (every request renews the
-        # expiry), and when the browser closes.
+        # Sessions end after SESSION_IDLE_MINUTES without a request (a request in use renews the
+        # expiry, at most once a minute: crmviewer.middleware), and when the browser closes.
         "SESSION_COOKIE_AGE": 60 * env.int("SESSION_IDLE_MINUTES", default=30),
     }
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
@@ -18,6 +19,36 @@ from django.utils.functional import empty
 from django.utils.translation import gettext
 
 from crmviewer.logging import REQUEST_ID_ATTRIBUTE, request_id_var
+
+RENEWED_AT = "_crmviewer_renewed_at"  # the session's own record of its last renewal (epoch s)
+
+
+def renew_interval(idle_seconds: int) -> int:
+    """How often a session in use is written to keep it from going idle: a tenth of the idle
+    time, at most a minute (so it ends 27 to 30 minutes after the last request, by default)."""
+    return max(1, min(60, idle_seconds // 10))
+
+
+class SessionRenewalMiddleware:
+    """Sessions end after SESSION_COOKIE_AGE without a request, without a session write on
+    every request (Django's SESSION_SAVE_EVERY_REQUEST writes the database and the cache each
+    time): a session is marked changed, and so saved with a new expiry, once its last renewal is
+    `renew_interval` old. Only a session that exists is touched; an anonymous visitor gets none."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key:
+            now = int(time.time())
+            last = session.get(RENEWED_AT)  # loads the session: a stale cookie's key goes
+            due = not isinstance(last, int) or now - last >= renew_interval(
+                settings.SESSION_COOKIE_AGE
+            )
+            if due and session.session_key:  # never a new session for a cookie that had none
+                session[RENEWED_AT] = now
+        return self.get_response(request)
 
 
 class NoStoreForAuthenticatedMiddleware:

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything else runs
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "crmviewer.middleware.SessionRenewalMiddleware",  # the idle timeout, without a write a request
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,14 +111,15 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "crmviewer.views.login_locked_out"  # a page saying for how long
 AXES_VERBOSE = False  # failures are still logged; no banner on every manage.py command
 
-# Sessions end after SESSION_IDLE_MINUTES without a request (every request renews the expiry),
-# and when the browser closes.
+# Sessions end after SESSION_IDLE_MINUTES without a request (a request renews the expiry when the
+# last renewal is a tenth of that old, at most a minute: crmviewer.middleware), and when the
+# browser closes.
 SESSION_COOKIE_AGE: int  # seconds: SESSION_IDLE_MINUTES, 30 by default
 # Sessions live in the database, with a sealed copy in the cache (CACHE_URL) under an HMAC of the
 # session key: every app server behind a load balancer sees every session, none is lost when the
 # cache restarts, and the site keeps working while it is down (crmviewer/sessions.py).
 SESSION_ENGINE = "crmviewer.sessions"
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False  # SessionRenewalMiddleware renews a session in use
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -35,7 +36,8 @@ from django.views.debug import (
 from contacts.vitec.client import VitecClient
 from contacts.vitec.retry import RetryPolicy
 from crmviewer.logging import REDACTED, RedactSecretsFilter, redact
-from crmviewer.middleware import NoStoreForAuthenticatedMiddleware
+from crmviewer.middleware import RENEWED_AT, NoStoreForAuthenticatedMiddleware
+from crmviewer.sessions import SessionStore
 from tests.dashboard_fixtures import cid, ids_range, make_credential
 from tests.test_settings import PRODUCTION, effective_settings, settings_for
 
@@ -300,7 +302,7 @@ OVERRIDES = {
                 "SECURE_HSTS_PRELOAD": False,
                 "SECURE_PROXY_SSL_HEADER": None,
                 "SESSION_COOKIE_AGE": 30 * 60,
-                "SESSION_SAVE_EVERY_REQUEST": True,
+                "SESSION_SAVE_EVERY_REQUEST": False,
                 "SESSION_EXPIRE_AT_BROWSER_CLOSE": True,
                 "AXES_FAILURE_LIMIT": 5,
                 "AXES_LOCKOUT_PARAMETERS": [["username", "ip_address"]],
@@ -519,10 +521,24 @@ def test_an_idle_session_is_logged_out(short_sessions, en_client):
     assert response.status_code == 302 and response.url.startswith(LOGIN)
 
 
-@pytest.mark.django_db
-def test_every_request_renews_the_session(short_sessions, en_client):
-    en_client.get(LOOKUP)
+def renewed_ago(seconds: int) -> None:
+    """Make the session's last renewal `seconds` old, and its expiry 5 s away (DB and cache)."""
+    session = the_session()
+    store = SessionStore(session_key=session.session_key)
+    store[RENEWED_AT] = int(time.time()) - seconds
+    store.save()
     Session.objects.update(expire_date=timezone.now() + timedelta(seconds=5))
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_a_request_renews_the_session_once_its_last_renewal_is_a_tenth_of_the_idle_time_old(
+    short_sessions, en_client
+):
+    """60 s of idle time: a request renews a session last renewed 6 s ago or more, and writes
+    nothing for one renewed less than 6 s ago (no session write on every request)."""
+    en_client.get(LOOKUP)
+    renewed_ago(7)
     response = en_client.get(LOOKUP)
     assert response.status_code == 200
     remaining = (the_session().expire_date - timezone.now()).total_seconds()
@@ -530,6 +546,13 @@ def test_every_request_renews_the_session(short_sessions, en_client):
     cookie = response.cookies["sessionid"]
     assert cookie["expires"] == "" and cookie["max-age"] == ""  # gone when the browser closes
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
+
+    renewed_ago(2)
+    response = en_client.get(LOOKUP)
+    assert response.status_code == 200
+    remaining = (the_session().expire_date - timezone.now()).total_seconds()
+    assert remaining <= 5  # not renewed: nothing written
+    assert "sessionid" not in response.cookies
 
 
 # --- Password rules -----------------------------------------------------------------------------

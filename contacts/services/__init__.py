@@ -31,6 +31,7 @@ from .access import (
 from .credentials import (
     ConnectionTest,
     KeysCannotDecrypt,
+    credential_among,
     credential_for_user,
     credential_save,
     credential_test_connection,
@@ -147,6 +148,7 @@ __all__ = [
     "contacts_search",
     "contacts_sort",
     "contacts_view",
+    "credential_among",
     "credential_for_user",
     "credential_save",
     "credential_test_connection",

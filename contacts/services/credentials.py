@@ -35,15 +35,28 @@ def credential_for_user(
     A customer or id the user has no active credential for, or garbage, gives None: the caller
     answers 404, so nobody can probe for other users' credentials.
     """
-    credentials = credentials_for_user(user=user)
+    return credential_among(
+        list(credentials_for_user(user=user)), credential_id=credential_id, customer_id=customer_id
+    )
+
+
+def credential_among(
+    credentials: list[VitecCredential],
+    *,
+    credential_id: int | str | None = None,
+    customer_id: str | None = None,
+) -> VitecCredential | None:
+    """As credential_for_user, from the user's credentials already read (a page that lists
+    them reads them once)."""
     if customer_id not in (None, ""):
-        return credentials.filter(customer_id=customer_id).first()
+        return next((c for c in credentials if c.customer_id == customer_id), None)
     if credential_id in (None, ""):
-        return credentials.first()
+        return credentials[0] if credentials else None
     try:
-        return credentials.get(pk=int(credential_id))
-    except (ValueError, TypeError, VitecCredential.DoesNotExist):
+        wanted = int(credential_id)
+    except (ValueError, TypeError):
         return None
+    return next((c for c in credentials if c.pk == wanted), None)
 
 
 @dataclass(frozen=True, slots=True)

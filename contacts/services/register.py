@@ -105,12 +105,19 @@ def register_state(customer_id: str) -> RegisterSync | None:
     return RegisterSync.objects.filter(customer_id=customer_id).first()
 
 
-def register_open_to(credential: VitecCredential) -> RegisterSync | None:
+_UNREAD: Any = object()  # a register state not read yet
+
+
+def register_open_to(
+    credential: VitecCredential, state: RegisterSync | None = _UNREAD
+) -> RegisterSync | None:
     """The customer's register state when this credential may browse it: the register has
-    completed a full sync and Vitec has accepted the credential (and not refused it since)."""
+    completed a full sync and Vitec has accepted the credential (and not refused it since).
+    `state`: the customer's register state when the caller has read it already."""
     if credential.standing != VitecCredential.Standing.ACCEPTED:
         return None
-    state = register_state(credential.customer_id)
+    if state is _UNREAD:
+        state = register_state(credential.customer_id)
     return state if state is not None and state.ready else None
 
 
@@ -346,15 +353,18 @@ __all__ = [
 ]
 
 
-def register_opening(credential: VitecCredential) -> RegisterSync | None:
+def register_opening(
+    credential: VitecCredential, state: RegisterSync | None = _UNREAD
+) -> RegisterSync | None:
     """As register_open_to; a credential Vitec has not answered yet is tried once first, with
     one cheap call (its categories), so a register opens only to a password Vitec accepts."""
-    if credential.standing == VitecCredential.Standing.UNTRIED:
+    if state is _UNREAD:
         state = register_state(credential.customer_id)
+    if credential.standing == VitecCredential.Standing.UNTRIED:
         if state is None or not state.ready:
             return None
         from .credentials import credential_test_connection  # credentials imports lookup
 
         credential_test_connection(credential=credential)
         credential.refresh_from_db(fields=["standing", "standing_at"])
-    return register_open_to(credential)
+    return register_open_to(credential, state)

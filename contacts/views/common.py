@@ -28,12 +28,17 @@ LIST_PARAMS = ("customer", "ids", "list", "type", "category", "q", "sort", "per_
 
 
 def credential_or_404(
-    request: AuthenticatedHttpRequest, params: Mapping[str, str]
+    request: AuthenticatedHttpRequest,
+    params: Mapping[str, str],
+    credentials: list[VitecCredential] | None = None,
 ) -> VitecCredential:
     """The broker's credential for the `customer` the parameters name (or, in links from before
-    the customer was named, the `credential` id); 404 when they have none."""
-    credential = services.credential_for_user(
-        user=request.user,
+    the customer was named, the `credential` id), from `credentials` when the page has read them
+    already; 404 when they have none."""
+    if credentials is None:
+        credentials = list(services.credentials_for_user(user=request.user))
+    credential = services.credential_among(
+        credentials,
         customer_id=params.get("customer") or None,
         credential_id=params.get("credential") or None,
     )

@@ -47,9 +47,10 @@ def _back_url(request: AuthenticatedHttpRequest, default: str) -> str:
 def _contact_page(
     request: AuthenticatedHttpRequest, contact_id: str, *, reveal: bool
 ) -> HttpResponse:
-    if not services.credentials_for_user(user=request.user).exists():
+    credentials = list(services.credentials_for_user(user=request.user))
+    if not credentials:
         return no_credentials(request)
-    credential = credential_or_404(request, request.GET)
+    credential = credential_or_404(request, request.GET, credentials)
     if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
         context = {"credential": credential, "contact_id": contact_id, "back": lookup_url({})}
         return render(request, "contacts/detail.html", context, status=404)

@@ -74,11 +74,11 @@ def export_vcf(request: AuthenticatedHttpRequest) -> HttpResponseBase:
 
 
 def _export(request: AuthenticatedHttpRequest, file_format: str) -> HttpResponseBase:
-    credentials = services.credentials_for_user(user=request.user)
-    if not credentials.exists():
+    credentials = list(services.credentials_for_user(user=request.user))
+    if not credentials:
         return no_credentials(request)
     params = request.POST if request.method == "POST" else request.GET
-    credential = credential_or_404(request, params)
+    credential = credential_or_404(request, params, credentials)
     register = services.register_opening(credential) is not None
     id_lists = services.IdListResolver(request.user, credential.customer_id)
     parsed = query_from_params(params, id_lists)
@@ -145,9 +145,10 @@ def _file_name(customer_id: str, missing: int) -> str:
 def contact_vcf(request: AuthenticatedHttpRequest, contact_id: str) -> HttpResponseBase:
     """One contact as a vCard, from the broker's own credential for its customer (404 else),
     recorded as an export of that contact."""
-    if not services.credentials_for_user(user=request.user).exists():
+    credentials = list(services.credentials_for_user(user=request.user))
+    if not credentials:
         return no_credentials(request)
-    credential = credential_or_404(request, request.GET)
+    credential = credential_or_404(request, request.GET, credentials)
     if services.ids_parse(contact_id).ids != (contact_id,):  # no contact id looks like this
         raise Http404("No such contact")
     page_url = (

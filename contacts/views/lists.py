@@ -80,7 +80,7 @@ def saved_lists(request: AuthenticatedHttpRequest) -> HttpResponse:
     credentials = list(services.credentials_for_user(user=request.user))
     if not credentials:
         return no_credentials(request)
-    credential = credential_or_404(request, request.GET)
+    credential = credential_or_404(request, request.GET, credentials)
     context = {
         "credential": credential,
         "credentials": credentials,

@@ -24,7 +24,7 @@ from ..forms import (
     query_from_params,
     register_query_from_params,
 )
-from ..models import VitecCredential
+from ..models import RegisterSync, VitecCredential
 from .common import (
     LIST_PARAMS,
     AuthenticatedHttpRequest,
@@ -43,13 +43,13 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not credentials:
         return no_credentials(request)
     source = request.POST if request.method == "POST" else request.GET
-    credential = credential_or_404(request, source)
+    credential = credential_or_404(request, source, credentials)
 
     if request.method == "POST":
         return _lookup_post(request, credential, credentials)
 
-    state = services.register_opening(credential)
-    if state is not None:
+    register = services.register_state(credential.customer_id)
+    if services.register_opening(credential, register) is not None:
         return _register_page(request, credential, credentials)
 
     id_lists = services.IdListResolver(request.user, credential.customer_id)
@@ -68,7 +68,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
             "customer": credential.customer_id,
         },
     )
-    context.update(_register_context(credential))
+    context.update(_register_context(credential, register))
     context["saved_list"] = id_lists.opened if id_lists.opened and id_lists.opened.name else None
     notices = list(parsed.notices)
     context["notices"] = notices
@@ -182,10 +182,11 @@ def register_sync(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect(lookup_url({"customer": credential.customer_id}))
 
 
-def _register_context(credential: VitecCredential) -> dict[str, object]:
+def _register_context(
+    credential: VitecCredential, register: RegisterSync | None
+) -> dict[str, object]:
     """What the lookup page says of the customer's register (being built, or closed to this
-    credential)."""
-    register = services.register_state(credential.customer_id)
+    credential), from its state."""
     held = services.register_held(credential.customer_id) if register and not register.ready else 0
     return {"register": register, "register_held": held}
 
@@ -239,7 +240,8 @@ def _lookup_post(
                 messages.error(request, str(error))
             return redirect(lookup_url({"customer": credential.customer_id}))
         context = _page_context(credential, credentials, form)
-        context.update(_register_context(credential))
+        register = services.register_state(credential.customer_id)
+        context.update(_register_context(credential, register))
         return render(request, "contacts/lookup.html", context)
     filters = {key: request.POST.get(key, "") for key in ("type", "category", "q", "sort")}
     parsed = query_from_params({**filters, "ids": form.cleaned_data["ids"]})
