@@ -194,7 +194,8 @@ def _vitec(env: Any) -> dict[str, Any]:
         # Seconds, connect and read each.
         "VITEC_TIMEOUT": env.float("VITEC_TIMEOUT", default=10.0),
         # Calls in flight per lookup.
-        "VITEC_MAX_CONCURRENCY": env.int("VITEC_MAX_CONCURRENCY", default=4),
+        "VITEC_MAX_CONCURRENCY": env.int("VITEC_MAX_CONCURRENCY", default=10),
+        "VITEC_CUSTOMER_MAX_IN_FLIGHT": env.int("VITEC_CUSTOMER_MAX_IN_FLIGHT", default=20),
         # Retries after the first attempt.
         "VITEC_MAX_RETRIES": env.int("VITEC_MAX_RETRIES", default=2),
         # Vitec asks us to cache.

@@ -183,7 +183,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Vitec Connect, each setting from the variable of its name
 VITEC_BASE_URL: str  # https://connect.maklare.vitec.net by default
 VITEC_TIMEOUT: float  # seconds, connect and read each; 10 by default
-VITEC_MAX_CONCURRENCY: int  # calls in flight per lookup; 4 by default
+VITEC_MAX_CONCURRENCY: int  # calls in flight per lookup: 10 by default, 200 ids in one round
+# Calls in flight per customer across every worker and app server sharing CACHE_URL (per process
+# on the local-memory cache): 20 by default (contacts/vitec/limiter.py).
+VITEC_CUSTOMER_MAX_IN_FLIGHT: int
 VITEC_MAX_RETRIES: int  # retries after the first attempt; 2 by default
 VITEC_CACHE_SECONDS: int  # Vitec asks us to cache; 300 by default
 # Audit events older than this many days are deleted by `python manage.py purge_audit`; 365.

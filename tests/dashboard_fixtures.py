@@ -246,6 +246,10 @@ BROKER_MESSAGES_EN: dict[type, str] = {
         "short while. Try again in a minute."
     ),
     errors.BadResponseError: "Vitec sent an answer that could not be read. Try again in a while.",
+    errors.VitecBusyError: (
+        "Many of your office's requests are waiting on Vitec right now, so some contacts were "
+        "not asked for. Try again in a moment."
+    ),
 }
 
 

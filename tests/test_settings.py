@@ -121,7 +121,8 @@ def test_vitec_settings_come_from_the_environment(name, value, setting, expected
 
 def test_vitec_defaults():
     settings = settings_for({"DEBUG": "1"})
-    assert (settings["VITEC_TIMEOUT"], settings["VITEC_MAX_CONCURRENCY"]) == (10.0, 4)
+    assert (settings["VITEC_TIMEOUT"], settings["VITEC_MAX_CONCURRENCY"]) == (10.0, 10)
+    assert settings["VITEC_CUSTOMER_MAX_IN_FLIGHT"] == 20
     assert settings["VITEC_BASE_URL"] == "https://connect.maklare.vitec.net"
 
 

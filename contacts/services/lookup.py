@@ -29,6 +29,7 @@ from ..vitec.breaker import CircuitBreaker, MemoryStore
 from ..vitec.client import VitecClient
 from ..vitec.errors import AuthenticationError, PermissionDeniedError, VitecError
 from ..vitec.ids import LookupResult, id_key, is_valid_id, unique_ids
+from ..vitec.limiter import InFlightLimit
 from ..vitec.models import Categories, Contact, CrmContact
 from ..vitec.retry import RetryPolicy
 from .messages import broker_message
@@ -70,6 +71,15 @@ def client_for_credential(credential: VitecCredential) -> VitecClient:
             threshold=settings.VITEC_BREAKER_FAILURES,
             cooldown=settings.VITEC_BREAKER_SECONDS,
             prefix=f"{CACHE_PREFIX}:vitec-breaker",
+        ),
+        limit=InFlightLimit(
+            _breaker_store,
+            limit=settings.VITEC_CUSTOMER_MAX_IN_FLIGHT,
+            # An attempt lasts at most its connect and read timeouts: a slot a dead process
+            # held frees itself after that.
+            lease=2 * settings.VITEC_TIMEOUT + 5,
+            wait=settings.VITEC_TIMEOUT,
+            prefix=f"{CACHE_PREFIX}:vitec-slots",
         ),
         user_agent=USER_AGENT,
     )

@@ -30,6 +30,10 @@ MESSAGES: dict[str, Promise] = {
         "short while. Try again in a minute."
     ),
     "bad_response": _("Vitec sent an answer that could not be read. Try again in a while."),
+    "busy": _(
+        "Many of your office's requests are waiting on Vitec right now, so some contacts were "
+        "not asked for. Try again in a moment."
+    ),
 }
 
 

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,7 @@ from .ids import (
     merge_outcomes,
     unique_ids,
 )
+from .limiter import InFlightLimit
 from .models import (
     Categories,
     Contact,
@@ -118,6 +120,7 @@ class VitecClient:
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         breaker: CircuitBreaker | None = None,
+        limit: InFlightLimit | None = None,
         user_agent: str = USER_AGENT,
     ) -> None:
         if response_format not in ("json", "xml"):
@@ -132,6 +135,7 @@ class VitecClient:
         self._sleep = sleep
         self._rand = rand
         self.breaker = breaker
+        self.limit = limit  # calls in flight per customer, across every client sharing its store
         self.username = username
         self.session = requests.Session()
         # As bytes: requests would encode str as Latin-1 and fail on e.g. "€" in a password.
@@ -335,7 +339,8 @@ class VitecClient:
             try:
                 if self.breaker is not None:
                     self.breaker.before_call(breaker_key)
-                answer = self._attempt(url, failed)
+                with self.limit.slot(customer_id) if self.limit else nullcontext():
+                    answer = self._attempt(url, failed)
                 parsed = parse(self._decode(answer))
                 if parsed is None:
                     raise BadResponseError("The answer does not have the expected shape")

@@ -108,6 +108,13 @@ class BadResponseError(VitecError):
     code = "bad_response"
 
 
+class VitecBusyError(VitecError):
+    """Every call the customer may have in flight (contacts/vitec/limiter.py) was taken for as
+    long as an attempt may wait: this one was not sent. Not retried, not Vitec's fault."""
+
+    code = "busy"
+
+
 # 429 is retryable too, but handled apart because it carries Retry-After.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
