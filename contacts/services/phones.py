@@ -3,6 +3,7 @@ a number says otherwise): national format on screen, E.164 in `tel:` links and e
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -79,8 +80,10 @@ def phone_e164(number: str | None) -> str:
     return _e164(phone_parsed(number) if number else None)
 
 
+@functools.lru_cache(maxsize=20_000)
 def _phone(kind: str, number: str) -> Phone:
-    """One phone of a contact, its number read once for the screen, the link and E.164."""
+    """One phone of a contact, its number read once for the screen, the link and E.164 (and
+    remembered: reading a number is the slowest part of a list's row, and a Phone is frozen)."""
     parsed = phone_parsed(number)
     e164 = _e164(parsed)
     plus = "+" if number.strip().startswith("+") else ""

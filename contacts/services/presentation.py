@@ -279,10 +279,11 @@ def contact_row(
     reveal: bool = False,
     columns: Sequence[Column] = HTML_COLUMNS,
 ) -> ContactRow:
-    """The row, its cells those of `columns` (the broker's choice); the personnummer masked
-    unless `reveal` (the broker asked, and it is audited)."""
+    """The row, its values and cells those of `columns` (the broker's choice; a contact's page
+    takes them all); the personnummer masked unless `reveal` (the broker asked, and it is
+    audited)."""
     context = RowContext(names=names, reveal=reveal)
-    values = {c.key: (c.html or c.value)(contact, context) for c in HTML_COLUMNS}
+    values = {c.key: (c.html or c.value)(contact, context) for c in columns}
     return ContactRow(
         contact=contact,
         values=values,
