@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import cast
 from urllib.parse import quote
 
 from django import template
@@ -20,10 +21,12 @@ from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import is_aware, localtime
 from django.utils.translation import gettext
 
+from ..services.phones import Phone
 from ..services.presentation import Cell, ContactRow
+from ..vitec.models import Category
 from .contact_text import breakable
 
 register = template.Library()
@@ -86,7 +89,7 @@ def _cell(cell: Cell, no_sort: bool, category_link: str, words: dict[str, str]) 
         inner = format_html("{}", value)
     elif cell.kind == "phone":
         classes += " nowrap"
-        if value:
+        if isinstance(value, Phone):
             inner = format_html('<a href="{}">{}</a>', value.href, value.number)
             if value.sms:
                 label = gettext("Text %(number)s") % {"number": value.number}
@@ -100,13 +103,16 @@ def _cell(cell: Cell, no_sort: bool, category_link: str, words: dict[str, str]) 
         if value:
             inner = format_html('<a href="mailto:{}">{}</a>', value, breakable(value))
     elif cell.kind == "tags":
+        categories = cast("Iterable[Category]", value)
         if no_sort:
-            inner = format_html_join("", '<span class="tag">{}</span> ', ((c.name,) for c in value))
+            inner = format_html_join(
+                "", '<span class="tag">{}</span> ', ((c.name,) for c in categories)
+            )
         else:
             inner = format_html_join(
                 "",
                 '<a class="tag" href="{}" title="{}">{}</a> ',
-                ((category_link + quote(c.id, safe=""), words["only"], c.name) for c in value),
+                ((category_link + quote(c.id, safe=""), words["only"], c.name) for c in categories),
             )
     elif cell.kind == "number":
         classes += " num"
@@ -124,7 +130,7 @@ def _cell(cell: Cell, no_sort: bool, category_link: str, words: dict[str, str]) 
 def _day(value: object) -> str:
     """As the template's `date:"Y-m-d"`: a moment in the site's time zone, "" for none."""
     if isinstance(value, datetime):
-        return date_format(template_localtime(value), "Y-m-d")
+        return date_format(localtime(value) if is_aware(value) else value, "Y-m-d")
     if isinstance(value, date):
         return value.isoformat()
     return ""
