@@ -78,7 +78,9 @@ def client_for_credential(credential: VitecCredential) -> VitecClient:
             # An attempt lasts at most its connect and read timeouts: a slot a dead process
             # held frees itself after that.
             lease=2 * settings.VITEC_TIMEOUT + 5,
-            wait=settings.VITEC_TIMEOUT,
+            # Long enough for a burst of lookups to be served in turn (30 brokers' 150 calls at
+            # 2 s each through 20 slots take 15 s), short of a page's time limit.
+            wait=3 * settings.VITEC_TIMEOUT,
             prefix=f"{CACHE_PREFIX}:vitec-slots",
         ),
         user_agent=USER_AGENT,

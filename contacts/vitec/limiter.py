@@ -9,7 +9,8 @@ process that dies mid-call frees its slots when their lease runs out. An attempt
 slot taken waits, polling, up to `wait` seconds, then fails with VitecBusyError (never retried,
 never counted by the circuit breaker: Vitec was not even asked).
 
-Without a shared store (the local-memory cache) the cap holds per process.
+Without a shared store (the local-memory cache) the cap holds per process. Slots are polled, not
+queued: under a burst, calls are served in no strict order.
 """
 
 from __future__ import annotations
