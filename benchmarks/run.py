@@ -10,11 +10,14 @@ with PostgreSQL and Redis when they answer (as in production), and measures over
 3. load: 50 concurrent brokers for 60 s (wrk) on cached lookups of 100 ids;
 4. the office register (benchmarks/register.py): a full and an incremental sync of an office of
    50,000 contacts, and the register's list page searched and filtered, on PostgreSQL and on
-   SQLite.
+   SQLite;
+5. pages beside lookups waiting on a slow Vitec (benchmarks/slow_vitec.py): /healthz and a
+   register page while 30 brokers' cold lookups wait on Vitec at 2 s a call.
 
     .venv/bin/python -m benchmarks.run [--latency-ms 300] [--load-seconds 60] [--output FILE]
     .venv/bin/python -m benchmarks.run --only register   # 4 alone (no wrk needed)
     .venv/bin/python -m benchmarks.run --only lookups    # 1 to 3 alone
+    .venv/bin/python -m benchmarks.run --only slow       # 5 alone (no wrk needed)
 """
 
 from __future__ import annotations
@@ -344,8 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        choices=("lookups", "register"),
-        help="run one part: the lookups, export and load test (1-3), or the office register (4)",
+        choices=("lookups", "register", "slow"),
+        help="run one part: the lookups, export and load test (1-3), the office register (4), "
+        "or the pages beside lookups waiting on a slow Vitec (5)",
     )
     parser.add_argument(
         "--register-contacts", type=int, default=50_000, help="contacts in the office (4)"
@@ -359,18 +363,22 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated: postgresql, sqlite (4); PostgreSQL only when it answers",
     )
     args = parser.parse_args(argv)
-    if args.only != "register" and not shutil.which("wrk"):
+    if args.only in (None, "lookups") and not shutil.which("wrk"):
         raise SystemExit("wrk is needed for the load test: apt-get install wrk")
 
     workdir = Path(tempfile.mkdtemp(prefix="crmviewer-bench-"))
     use_pg = answers(["pg_isready", "-h", "127.0.0.1", "-q"])
     use_redis = answers(["redis-cli", "-n", "14", "ping"])
-    if args.only != "register":
+    if args.only in (None, "lookups"):
         lookups(args, workdir, use_pg=use_pg, use_redis=use_redis)
-    if args.only != "lookups":
+    if args.only in (None, "register"):
         from benchmarks import register
 
         register.main(args, workdir, use_pg=use_pg, use_redis=use_redis)
+    if args.only in (None, "slow"):
+        from benchmarks import slow_vitec
+
+        slow_vitec.main(args, workdir, use_pg=use_pg, use_redis=use_redis)
     print(f"Written to {args.output}")
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
@@ -543,10 +551,22 @@ def write_report(path: Path, r: dict, args, *, use_pg: bool, use_redis: bool) ->
         "bare page's rate. Target: at least 85 requests/s, p99 under 1.5 s, zero errors.",
         "",
     ]
-    from benchmarks.register import section_of
-
-    kept = section_of(path)  # the office register's section, written by benchmarks/register.py
+    kept = other_sections(path, [line for line in lines if line.startswith("## ")])
     path.write_text("\n".join(lines) + (f"\n{kept}" if kept else ""), encoding="utf-8")
+
+
+def other_sections(path: Path, own: list[str]) -> str:
+    """Every `## ` section of the file but those headed `own` (the office register's, the slow
+    Vitec's, the profile's): what another part of the benchmark or a person wrote stays."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    parts = text.split("\n## ")[1:]
+    return "".join(
+        f"## {part.rstrip()}\n\n"
+        for part in parts
+        if not any(f"## {part}".startswith(heading) for heading in own)
+    )
 
 
 def cpu_model() -> str:
