@@ -96,7 +96,7 @@ def run(workdir: Path, *, use_pg: bool, use_redis: bool) -> dict[str, Any]:
     with process(sandbox_command(sandbox_port, 0), env, workdir / "slow-sandbox.log"):
         wait_for(f"{sandbox}/_sandbox/health")
         subprocess.run(
-            [PYTHON, "manage.py", "sync_contacts", "M1002"],
+            [PYTHON, "manage.py", "sync_contacts", "--customer", "M1002"],
             cwd=ROOT,
             env=env,
             check=True,
