@@ -24,7 +24,11 @@ from contextlib import contextmanager
 from .breaker import Store
 from .errors import VitecBusyError
 
-POLL_SECONDS = (0.01, 0.04)  # how long a waiting attempt sleeps between tries (random, in range)
+# How long a waiting attempt sleeps between tries: from the first, doubling up to the last, each
+# time a random part of it. Polling every slot costs one store round trip a slot: waiters that
+# poll fast cost the app servers more CPU than the calls they wait for (measured: 150 waiting
+# calls polling every 10-40 ms slowed every page of the same servers several times over).
+POLL_SECONDS = (0.05, 0.5)
 
 
 class InFlightLimit:
@@ -70,6 +74,7 @@ class InFlightLimit:
         token = secrets.token_hex(8)
         deadline = self._clock() + self.wait
         first = int(self._rand() * self.limit)  # callers spread over the slots, not all on 0
+        pause, longest = POLL_SECONDS
         while True:
             for n in range(self.limit):
                 key = self._key(customer_id, (first + n) % self.limit)
@@ -79,5 +84,5 @@ class InFlightLimit:
                 raise VitecBusyError(
                     f"All {self.limit} calls allowed for the customer are in flight"
                 )
-            low, high = POLL_SECONDS
-            self._sleep(low + self._rand() * (high - low))
+            self._sleep(max(0.0, min(pause * (0.5 + self._rand() / 2), deadline - self._clock())))
+            pause = min(longest, pause * 2)
