@@ -36,10 +36,15 @@ bind = env.str("GUNICORN_BIND", default=f"0.0.0.0:{env.int('PORT', default=8000)
 
 # Processes, each with threads: a lookup spends most of its time waiting for Vitec, so threads
 # serve other brokers meanwhile. The usual 2 x cores + 1 processes, at most 8 (each holds its
-# own copy of the application in memory); WEB_CONCURRENCY overrides it.
+# own copy of the application in memory); WEB_CONCURRENCY overrides it. 16 threads a process:
+# with 30 brokers' lookups waiting on a slow Vitec the other pages still find free threads
+# (docs/benchmarks.md, "Pages beside 30 lookups waiting on a slow Vitec": /healthz p95 3.5 s
+# with 4 threads, 69 ms with 16). A waiting thread holds no database connection
+# (contacts/services/lookup.py); PostgreSQL's max_connections should still exceed
+# workers x threads (5 x 16 = 80 on 2 cores; PostgreSQL's default is 100).
 workers = env.int("WEB_CONCURRENCY", default=min(2 * _cores() + 1, 8))
 worker_class = "gthread"
-threads = env.int("GUNICORN_THREADS", default=4)
+threads = env.int("GUNICORN_THREADS", default=16)
 
 # A page's rough budget: VITEC_TIMEOUT for the first Vitec attempt and for each retry, and 60 s
 # for the waits between attempts and the rest of the page. With threads (gthread), `timeout` only

@@ -191,6 +191,22 @@ def sandbox_command(port: int, latency_ms: int, *options: str) -> list[str]:
     ]
 
 
+def gunicorn_default_command(port: int) -> list[str]:
+    """gunicorn with the deploy's own settings (workers, threads), on a loopback port."""
+    return [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "crmviewer.wsgi:application",
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        "/dev/null",
+    ]
+
+
 def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
     command = [PYTHON, "-m", "gunicorn", "crmviewer.wsgi:application"]
     if (ROOT / "gunicorn.conf.py").exists():
@@ -413,9 +429,9 @@ def lookups(args: argparse.Namespace, workdir: Path, *, use_pg: bool, use_redis:
         wait_for(f"{sandbox}/_sandbox/health")
         requests.get(f"{sandbox}/CRM/Contact/M1001/{all_ids[0]}", auth=("demo", "demo"), timeout=30)
 
-        # 1 and 3: several workers, as in production.
-        workers = 2 * (os.cpu_count() or 1) + 1
-        with process(gunicorn(workers, 4), env, workdir / "gunicorn.log") as master:
+        # 1 and 3: as deployed (gunicorn.conf.py's workers and threads).
+        workers = min(2 * (os.cpu_count() or 1) + 1, 8)
+        with process(gunicorn_default_command(web_port), env, workdir / "gunicorn.log") as master:
             wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
             site = Site(
                 f"http://127.0.0.1:{web_port}",
@@ -499,7 +515,7 @@ def write_report(path: Path, r: dict, args, *, use_pg: bool, use_redis: bool) ->
         f"{platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), {memory_gb()} GB memory, "
         f"Python {platform.python_version()}, "
         f"{'PostgreSQL' if use_pg else 'SQLite'} and {'Redis' if use_redis else 'local memory'}, "
-        f"the dashboard under gunicorn ({r['load_workers']} workers x 4 threads), "
+        f"the dashboard under gunicorn as deployed ({r['load_workers']} workers x 16 threads), "
         f"the Vitec sandbox answering each call after {args.latency_ms} ms. "
         "All over real HTTP on loopback.",
         "",

@@ -30,6 +30,7 @@ from benchmarks.run import (
     bench_env,
     clear_cache,
     free_port,
+    gunicorn_default_command,
     log_in,
     pg_recreate,
     process,
@@ -42,22 +43,6 @@ BROKERS = 30
 IDS_EACH = 100
 SLOW_MS = 2000
 PROBE_EVERY = 0.1
-
-
-def gunicorn_default_command(port: int) -> list[str]:
-    """gunicorn with the deploy's own settings (workers, threads), on a loopback port."""
-    return [
-        PYTHON,
-        "-m",
-        "gunicorn",
-        "crmviewer.wsgi:application",
-        "-c",
-        str(ROOT / "gunicorn.conf.py"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--access-logfile",
-        "/dev/null",
-    ]
 
 
 def percentile(values: list[float], share: float) -> float:

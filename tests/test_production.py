@@ -407,7 +407,7 @@ def test_an_unknown_log_format_stops_start_up():
                 "wsgi_app": "crmviewer.wsgi:application",
                 "bind": "0.0.0.0:8000",
                 "worker_class": "gthread",
-                "threads": 4,
+                "threads": 16,
                 "timeout": 90,  # 10 s x 3 attempts + 60
                 "graceful_timeout": 90,
                 "forwarded_allow_ips": "127.0.0.1,::1",
