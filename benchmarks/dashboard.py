@@ -14,6 +14,35 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
+
+
+def in_process(latency_ms: int) -> tuple[Any, Any, Any, list[dict[str, Any]]]:
+    """Django set up in this process on an in-memory database, with one broker and a credential
+    for the sandbox's M1001: (user, credential, sandbox config at `latency_ms`, M1001's
+    records)."""
+    os.environ["DATABASE_URL"] = "sqlite://:memory:"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmviewer.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from contacts.models import VitecCredential
+    from contacts.vitec.sandbox import SandboxConfig
+    from contacts.vitec.sandbox.data import customer_data
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench")
+    credential = VitecCredential(user=user, customer_id="M1001", api_username="demo")
+    credential.set_password("demo")
+    credential.save()
+    config = SandboxConfig(latency_ms=latency_ms)
+    contacts = customer_data("M1001", seed=config.seed, count=config.contacts_per_customer).contacts
+    return user, credential, config, list(contacts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,30 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
 
-    os.environ["DATABASE_URL"] = "sqlite://:memory:"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmviewer.settings")
-    import django
-
-    django.setup()
+    user, credential, config, contacts = in_process(args.latency_ms)
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.cache import cache
-    from django.core.management import call_command
     from django.test import Client
 
-    from contacts.models import VitecCredential
-    from contacts.vitec.sandbox import SandboxConfig, SandboxServer
-    from contacts.vitec.sandbox.data import customer_data
+    from contacts.vitec.sandbox import SandboxServer
 
-    settings.ALLOWED_HOSTS = ["testserver"]
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench")
-    credential = VitecCredential(user=user, customer_id="M1001", api_username="demo")
-    credential.set_password("demo")
-    credential.save()
-
-    config = SandboxConfig(latency_ms=args.latency_ms)
-    contacts = customer_data("M1001", seed=config.seed, count=config.contacts_per_customer).contacts
     ids = ",".join(contact["id"] for contact in contacts[: args.ids])
     missing = "ADR" + "0" * 32  # well-formed, not in the sandbox
     url = f"/contacts/?credential={credential.pk}&ids={ids}"

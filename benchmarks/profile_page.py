@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import time
+
+from benchmarks.dashboard import in_process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,28 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--own", action="store_true", help="sort by own time, not cumulative")
     args = parser.parse_args(argv)
 
-    os.environ["DATABASE_URL"] = "sqlite://:memory:"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmviewer.settings")
-    import django
-
-    django.setup()
+    user, _, config, contacts = in_process(latency_ms=0)
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client
 
-    from contacts.models import VitecCredential
-    from contacts.vitec.sandbox import SandboxConfig, SandboxServer
-    from contacts.vitec.sandbox.data import customer_data
+    from contacts.vitec.sandbox import SandboxServer
 
-    settings.ALLOWED_HOSTS = ["testserver"]
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("profile")
-    credential = VitecCredential(user=user, customer_id="M1001", api_username="demo")
-    credential.set_password("demo")
-    credential.save()
-    config = SandboxConfig(latency_ms=0)
-    contacts = customer_data("M1001", seed=config.seed, count=config.contacts_per_customer).contacts
     ids = ",".join(contact["id"] for contact in contacts[: args.ids])
     url = f"/contacts/?customer=M1001&ids={ids}&per_page={args.per_page}"
     with SandboxServer(config).start() as sandbox:

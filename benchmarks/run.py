@@ -400,18 +400,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def lookups(args: argparse.Namespace, workdir: Path, *, use_pg: bool, use_redis: bool) -> None:
-    """1 to 3 (see the module docstring), written to args.output."""
-    sandbox_port, web_port = free_port(), free_port()
-    sandbox = f"http://127.0.0.1:{sandbox_port}"
+def prepared_env(
+    workdir: Path, sandbox: str, *, use_pg: bool, use_redis: bool, name: str
+) -> dict[str, str]:
+    """The environment of a part's processes: production settings, a fresh PostgreSQL database
+    (or SQLite file `name`), Redis (or local memory), static files collected."""
     env = bench_env(workdir, sandbox)
     if use_pg:
         pg_recreate()
-    env["DATABASE_URL"] = PG_URL if use_pg else f"sqlite:///{workdir / 'bench.sqlite3'}"
+    env["DATABASE_URL"] = PG_URL if use_pg else f"sqlite:///{workdir / name}"
     env["CACHE_URL"] = REDIS_URL if use_redis else "locmemcache://bench"
     subprocess.run(
         [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
+    return env
+
+
+def lookups(args: argparse.Namespace, workdir: Path, *, use_pg: bool, use_redis: bool) -> None:
+    """1 to 3 (see the module docstring), written to args.output."""
+    sandbox_port, web_port = free_port(), free_port()
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    env = prepared_env(workdir, sandbox, use_pg=use_pg, use_redis=use_redis, name="bench.sqlite3")
     credential_id = setup_database(env)
 
     def gunicorn(workers: int, threads: int) -> list[str]:

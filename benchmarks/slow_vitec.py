@@ -23,16 +23,13 @@ from typing import Any
 import requests
 
 from benchmarks.run import (
-    PG_URL,
     PYTHON,
-    REDIS_URL,
     ROOT,
-    bench_env,
     clear_cache,
     free_port,
     gunicorn_default_command,
     log_in,
-    pg_recreate,
+    prepared_env,
     process,
     sandbox_command,
     setup_database,
@@ -54,14 +51,7 @@ def run(workdir: Path, *, use_pg: bool, use_redis: bool) -> dict[str, Any]:
     sandbox_port, web_port = free_port(), free_port()
     sandbox = f"http://127.0.0.1:{sandbox_port}"
     base = f"http://127.0.0.1:{web_port}"
-    env = bench_env(workdir, sandbox)
-    if use_pg:
-        pg_recreate()
-    env["DATABASE_URL"] = PG_URL if use_pg else f"sqlite:///{workdir / 'slow.sqlite3'}"
-    env["CACHE_URL"] = REDIS_URL if use_redis else "locmemcache://bench"
-    subprocess.run(
-        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    env = prepared_env(workdir, sandbox, use_pg=use_pg, use_redis=use_redis, name="slow.sqlite3")
     setup_database(env)
     office = (
         "import django; django.setup()\n"
