@@ -15,6 +15,7 @@ pytest.importorskip("playwright.sync_api", reason="Playwright not installed")
 from playwright.sync_api import Page, expect
 
 from tests import oracle
+from tests.browser.conftest import PASSWORD
 from tests.browser.pages import assert_clean_console, log_in, look_up, rows, show_columns
 from tests.dashboard_fixtures import DEFAULT_LIST_HEADERS, ids_range, make_credential
 
@@ -156,6 +157,9 @@ def test_a_contacts_page_fits_and_never_breaks_a_word(
     page.set_viewport_size({"width": width, "height": 900 if width > 700 else 844})
     user = make_user("broker")
     make_credential(user, customer_id="M1001")
+    # Every row this test needs is written before the browser starts: the live server shares
+    # the test's in-memory SQLite connection, which two threads must not use at once.
+    admin = make_user("screen-admin", superuser=True)
     log_in(page, live_server.url, user.username)
     # A person with the longest e-mail address: the longest unbroken word of a contact's page.
     records = oracle.records("M1001")
@@ -170,31 +174,23 @@ def test_a_contacts_page_fits_and_never_breaks_a_word(
     expect(page.get_by_role("link", name=oracle.email(person), exact=True)).to_be_visible()
 
     # The admin's pages fit too (an administrator on the same laptop or phone).
-    admin = make_admin_page(page, live_server)
-    assert overflow(admin) == 0
-    admin.goto(f"{live_server.url}/admin/contacts/viteccredential/")
-    expect(admin.get_by_role("heading", level=1)).to_be_visible()
-    assert overflow(admin) == 0
+    log_in_to_the_admin(page, live_server, admin.username)
+    assert overflow(page) == 0
+    page.goto(f"{live_server.url}/admin/contacts/viteccredential/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert overflow(page) == 0
 
     assert_clean_console(console)
 
 
-def make_admin_page(page: Page, live_server) -> Page:
-    """The admin index, logged in as a fresh superuser in the same browser context."""
-    from django.contrib.auth import get_user_model
-
-    from tests.browser.conftest import PASSWORD
-
-    admin = get_user_model().objects.create_superuser(
-        username="screen-admin", password=PASSWORD, email="screen-admin@example.com"
-    )
+def log_in_to_the_admin(page: Page, live_server, username: str) -> None:
+    """The admin index, logged in through the admin's form in the same browser context."""
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
-    page.get_by_label("Username").fill(admin.username)
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
-    return page
 
 
 def test_a_colleague_opens_a_shared_link_to_a_long_list(
