@@ -135,7 +135,8 @@ class ParsedQuery:
     ids_text: str = ""  # the ids as one line, for the form
 
 
-def _param(params: Mapping[str, object], name: str, limit: int = 200) -> str:
+def param_text(params: Mapping[str, object], name: str, limit: int = 200) -> str:
+    """A parameter as text: control characters dropped, trimmed, cut at `limit`; "" for none."""
     value = params.get(name, "")
     return control_strip(value).strip()[:limit] if isinstance(value, str) else ""
 
@@ -205,7 +206,7 @@ def query_from_params(params: Mapping[str, str], lists: IdLists | None = None) -
     no ids)."""
     notices: list[str] = []
     ids_text = _ids_param(params)
-    list_key = _param(params, "list", 40)
+    list_key = param_text(params, "list", 40)
     if not ids_text and list_key and lists is not None:
         ids_text = lists.get(list_key) or ""
         if not ids_text:
@@ -213,18 +214,18 @@ def query_from_params(params: Mapping[str, str], lists: IdLists | None = None) -
     ids, id_notices = ids_notices(ids_text)
     notices.extend(id_notices)
 
-    contact_type = _param(params, "type")
+    contact_type = param_text(params, "type")
     if contact_type not in ContactType._value2member_map_:
         contact_type = ""
-    sort = _param(params, "sort", 40)
+    sort = param_text(params, "sort", 40)
     if sort.removeprefix("-") not in SORT_COLUMNS:
         sort = ""
     try:
-        page = max(1, int(_param(params, "page", 12) or 1))
+        page = max(1, int(param_text(params, "page", 12) or 1))
     except ValueError:
         page = 1
     try:
-        per_page = int(_param(params, "per_page", 4) or PAGE_SIZE)
+        per_page = int(param_text(params, "per_page", 4) or PAGE_SIZE)
     except ValueError:
         per_page = PAGE_SIZE
     if per_page not in PAGE_SIZES:
@@ -232,8 +233,8 @@ def query_from_params(params: Mapping[str, str], lists: IdLists | None = None) -
     query = ContactQuery(
         ids=ids,
         type=contact_type,
-        category=_param(params, "category", 40),
-        q=_param(params, "q", MAX_TEXT_FILTER),
+        category=param_text(params, "category", 40),
+        q=param_text(params, "q", MAX_TEXT_FILTER),
         sort=sort,
         page=page,
         per_page=per_page,
@@ -288,23 +289,23 @@ def register_query_from_params(
     not one of a filter's choices is dropped; an unreadable date is dropped with a notice."""
     parsed = query_from_params(params, lists)
     notices = list(parsed.notices)
-    values = {name: _param(params, name, 20) for name in _CHOICES}
+    values = {name: param_text(params, name, 20) for name in _CHOICES}
     chosen = {name: value if value in _CHOICES[name] else "" for name, value in values.items()}
-    contact_type = _param(params, "type", 40)
+    contact_type = param_text(params, "type", 40)
     if not contact_type.isalpha():
         contact_type = ""
-    changed_text = _param(params, "changed_since", 20)
+    changed_text = param_text(params, "changed_since", 20)
     changed_since = changed_since_parse(changed_text) if changed_text else None
     if changed_text and changed_since is None:
         notices.append(str(_("The date “changed since” was not understood; use YYYY-MM-DD.")))
-    sort = _param(params, "sort", 20) or "name"
+    sort = param_text(params, "sort", 20) or "name"
     if sort.removeprefix("-") not in REGISTER_SORTS:
         sort = "name"
-    agent = _param(params, "agent", 40)
+    agent = param_text(params, "agent", 40)
     query = RegisterQuery(
-        q=_param(params, "q", MAX_TEXT_FILTER),
+        q=param_text(params, "q", MAX_TEXT_FILTER),
         type=contact_type,
-        category=_param(params, "category", 100),
+        category=param_text(params, "category", 100),
         agent=agent if ids_parse(agent).ids == (agent,) else "",
         changed_since=changed_since,
         ids=parsed.query.ids,

@@ -51,6 +51,12 @@ def no_credentials(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "contacts/no_credentials.html")
 
 
+def view_params(params: Mapping[str, str], credential: VitecCredential) -> dict[str, str]:
+    """The parameters that define a lookup's view (page and exports alike), its customer named
+    by the credential it is shown with."""
+    return {**{key: params.get(key, "") for key in LIST_PARAMS}, "customer": credential.customer_id}
+
+
 def lookup_url(params: dict[str, str]) -> str:
     kept = {key: value for key, value in params.items() if value}
     return reverse("contacts:lookup") + ("?" + urlencode(kept) if kept else "")

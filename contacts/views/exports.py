@@ -27,13 +27,13 @@ from ..services.exports import ExportRows, csv_rows
 from ..services.vcard import contact_vcard, vcards
 from ..services.xlsx import xlsx_file
 from .common import (
-    LIST_PARAMS,
     AuthenticatedHttpRequest,
     credential_broken_message,
     credential_or_404,
     lookup_url,
     no_credentials,
     not_logged_message,
+    view_params,
 )
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -89,12 +89,7 @@ def _export(request: AuthenticatedHttpRequest, file_format: str) -> HttpResponse
     if register:
         page_url = lookup_url({"customer": credential.customer_id, **register_query.params()})
     else:
-        page_url = lookup_url(
-            {
-                **{key: params.get(key, "") for key in LIST_PARAMS},
-                "customer": credential.customer_id,
-            }
-        )
+        page_url = lookup_url(view_params(params, credential))
     if request.method == "GET" and explicit_yes(params.get("include_personnummer")):
         messages.error(request, _EXPORT_REFUSED["get_with_personnummer"]())
         return redirect(page_url)

@@ -3,7 +3,6 @@ list (POST, each back to a page with a message; garbage is a message, never an e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,13 +14,13 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from .. import services
-from ..audit import control_strip
 from ..forms import (
     MAX_IDS_IN_URL,
     MAX_LIST_NAME,
     ListNameForm,
     explicit_yes,
     list_not_found_notice,
+    param_text,
     query_from_params,
 )
 from ..models import VitecCredential
@@ -60,15 +59,10 @@ def _name_or_message(request: AuthenticatedHttpRequest) -> str | None:
     return None
 
 
-def _posted(params: Mapping[str, object], name: str, limit: int) -> str:
-    value = params.get(name, "")
-    return control_strip(value).strip()[:limit] if isinstance(value, str) else ""
-
-
 def _credential_of_post(request: AuthenticatedHttpRequest) -> VitecCredential | None:
     """The user's credential for the posted customer (None when they have none for it)."""
     return services.credential_for_user(
-        user=request.user, customer_id=_posted(request.POST, "customer", 40) or None
+        user=request.user, customer_id=param_text(request.POST, "customer", 40) or None
     )
 
 
@@ -101,13 +95,13 @@ def list_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     if credential is None:
         messages.error(request, gettext("That customer is not one of yours."))
         return redirect(lists_url())
-    kept = {key: _posted(request.POST, key, 200) for key in _KEPT}
+    kept = {key: param_text(request.POST, key, 200) for key in _KEPT}
     back = {"customer": credential.customer_id, **kept}
-    token = _posted(request.POST, "list", 40)
-    if not _posted(request.POST, "ids", 10):
+    token = param_text(request.POST, "list", 40)
+    if not param_text(request.POST, "ids", 10):
         back["list"] = token
     else:  # a short list (the page's form carries ids only then)
-        back["ids"] = _posted(request.POST, "ids", MAX_IDS_IN_URL)
+        back["ids"] = param_text(request.POST, "ids", MAX_IDS_IN_URL)
     name = _name_or_message(request)
     if name is None:
         return redirect(lookup_url(back))
@@ -145,7 +139,7 @@ def _not_found(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def list_rename(request: AuthenticatedHttpRequest) -> HttpResponse:
-    token = _posted(request.POST, "token", 40)
+    token = param_text(request.POST, "token", 40)
     name = _name_or_message(request)
     if name is None:
         credential = _credential_of_post(request)
@@ -160,7 +154,7 @@ def list_rename(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def list_share(request: AuthenticatedHttpRequest) -> HttpResponse:
-    token = _posted(request.POST, "token", 40)
+    token = param_text(request.POST, "token", 40)
     shared = explicit_yes(request.POST.get("shared"))
     changed = services.id_list_share(user=request.user, token=token, shared=shared)
     if changed is None:
@@ -176,7 +170,7 @@ def list_share(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def list_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
-    token = _posted(request.POST, "token", 40)
+    token = param_text(request.POST, "token", 40)
     deleted = services.id_list_delete(user=request.user, token=token)
     if deleted is None:
         return _not_found(request)

@@ -26,13 +26,13 @@ from ..forms import (
 )
 from ..models import RegisterSync, VitecCredential
 from .common import (
-    LIST_PARAMS,
     AuthenticatedHttpRequest,
     credential_broken_message,
     credential_or_404,
     lookup_url,
     no_credentials,
     not_logged_message,
+    view_params,
 )
 
 
@@ -63,10 +63,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         recent=services.recently_viewed(user=request.user, credential=credential),
         query=parsed.query,
         notices=parsed.notices,
-        list_params={
-            **{key: request.GET.get(key, "") for key in LIST_PARAMS},
-            "customer": credential.customer_id,
-        },
+        list_params=view_params(request.GET, credential),
     )
     context.update(_register_context(credential, register))
     context["saved_list"] = id_lists.opened if id_lists.opened and id_lists.opened.name else None
