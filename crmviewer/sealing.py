@@ -18,7 +18,11 @@ Only data that passed Fernet's authentication is unpickled.
 from __future__ import annotations
 
 import base64
+import hashlib
 import pickle
+import threading
+import time
+from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -91,3 +95,51 @@ def unseal(token: Any, *, purpose: str, key: str, max_age: int | None = None) ->
     except Exception:
         return MISSING
     return value if sealed_key == key else MISSING
+
+
+class UnsealedMemo:
+    """Values this process unsealed lately, by purpose, cache key and a digest of the very token:
+    the same token again (the same cached contacts on the next page) is not decrypted and
+    unpickled again. Only for immutable values (frozen dataclasses, tuples, strings), which every
+    request may then share.
+
+    A value is given back only for the identical token it was unsealed from, and only while the
+    token is at most `max_age` old (by the time sealed in it, as Fernet checks): a token the
+    cache no longer holds, or one sealed anew, finds nothing here. At most `size` values are
+    kept, the least recently used dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[MultiFernet, str, bytes], tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def unseal(self, token: Any, *, purpose: str, key: str, max_age: int | None = None) -> Any:
+        """As `unseal`, remembered."""
+        if not isinstance(token, bytes):
+            return MISSING
+        # Under the keys in use now: after CREDENTIAL_KEYS change, every token is unsealed anew.
+        entry = (_current(purpose), key, hashlib.blake2b(token, digest_size=16).digest())
+        with self._lock:
+            remembered = self._entries.get(entry)
+            if remembered is not None:
+                self._entries.move_to_end(entry)
+        if remembered is not None:
+            sealed_at, value = remembered
+            if max_age is None or time.time() - sealed_at <= max_age:
+                return value
+        value = unseal(token, purpose=purpose, key=key, max_age=max_age)
+        if value is MISSING:
+            return MISSING
+        # Fernet's token: a version byte, then the time it was made (8 bytes, big-endian), the
+        # first 12 bytes in 16 characters of url-safe base64. The token has just been verified.
+        sealed_at = int.from_bytes(base64.urlsafe_b64decode(token[:16])[1:9], "big")
+        with self._lock:
+            self._entries[entry] = (sealed_at, value)
+            self._entries.move_to_end(entry)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

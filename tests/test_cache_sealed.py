@@ -1,5 +1,6 @@
-"""Redis holds no readable personal data and no session key: every key and raw value is read
-back with redis-py after real pages were served, and searched for what must not be there.
+"""Redis holds no readable personal data and no session key: every key and raw value (contacts,
+sessions, a cached page's markup) is read back with redis-py after real pages were served, and
+searched for what must not be there.
 
 Also: cached values survive a rotation of CREDENTIAL_KEYS (new key first, old kept), and whatever
 else sits under a cache key (garbage, an old plain pickle, a pickle that would run code, another

@@ -62,6 +62,8 @@ from .lookup import (
     contact_get,
     contacts_lookup,
     contacts_search,
+    fragment_cached,
+    fragment_key,
     ids_parse,
 )
 from .messages import broker_message, vitec_text
@@ -159,6 +161,8 @@ __all__ = [
     "csv_cell",
     "export_columns",
     "formula_risk",
+    "fragment_cached",
+    "fragment_key",
     "gdpr_date",
     "id_list_delete",
     "id_list_for_ids",

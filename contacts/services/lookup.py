@@ -9,7 +9,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from django.utils.crypto import salted_hmac
 
 import crmviewer
 from crmviewer.cache import FailoverStore
-from crmviewer.sealing import MISSING, seal, unseal
+from crmviewer.sealing import MISSING, UnsealedMemo, seal, unseal
 
 from ..models import VitecCredential
 from ..vitec.breaker import CircuitBreaker, MemoryStore
@@ -134,16 +134,35 @@ def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
     return f"{CACHE_PREFIX}:{owner}:{kind}:{digest[:40]}"
 
 
+# Everything cached here is immutable (frozen dataclasses, tuples, strings): a page that shows
+# the same cached contacts again takes them from this process's memory, not decrypted again.
+_unsealed = UnsealedMemo(size=2000)
+
+
 def _cache_read(keys: Sequence[str], *, seconds: int | None = None) -> dict[str, object]:
     """The entries under `keys` that unseal (crmviewer/sealing.py) and are at most `seconds` old
     (default VITEC_CACHE_SECONDS); anything else is a miss."""
+    return _unsealed_values(cache.get_many(list(keys)), seconds=seconds)
+
+
+def _unsealed_values(tokens: dict[str, object], *, seconds: int | None = None) -> dict[str, object]:
     max_age = max(1, settings.VITEC_CACHE_SECONDS if seconds is None else seconds)
-    tokens = cache.get_many(list(keys))
     values = {
-        key: unseal(token, purpose=_SEALED, key=key, max_age=max_age)
+        key: _unsealed.unseal(token, purpose=_SEALED, key=key, max_age=max_age)
         for key, token in tokens.items()
     }
     return {key: value for key, value in values.items() if value is not MISSING}
+
+
+def _fingerprint(tokens: dict[str, object]) -> str:
+    """What identifies the cached values read: a digest of their keys and sealed tokens. The
+    same fingerprint again means the very same values (a contact fetched anew is sealed anew)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for key in sorted(tokens):
+        token = tokens[key]
+        digest.update(key.encode())
+        digest.update(token if isinstance(token, bytes) else b"")
+    return digest.hexdigest()
 
 
 def _cache_write(values: dict[str, object], *, seconds: int | None = None) -> None:
@@ -167,6 +186,9 @@ class Lookup:
     result: LookupResult
     categories: Categories | None = None
     categories_error: VitecError | None = None
+    # When everything came from the cache: what identifies those cached values (_fingerprint),
+    # so that what is made of them can be cached beside them. "" when anything came from Vitec.
+    fingerprint: str = ""
 
 
 def contacts_lookup(
@@ -180,11 +202,13 @@ def contacts_lookup(
     ids = unique_ids(ids)  # ids differing only in letter case are one: the first spelling kept
     keys = {contact_id: _cache_key(credential, "contact", contact_id) for contact_id in ids}
     categories_key = _cache_key(credential, "categories")
-    cached = {} if refresh else _cache_read([*keys.values(), categories_key])
+    tokens = {} if refresh else cache.get_many([*keys.values(), categories_key])
+    cached = _unsealed_values(tokens)
     hits = {contact_id: cached[key] for contact_id, key in keys.items() if key in cached}
     missing = [contact_id for contact_id in ids if contact_id not in hits]
     categories = cached.get(categories_key)
     fetched, categories_error = LookupResult(), None
+    fresh_categories = categories is None
     if missing or categories is None:
         fetched, fresh, categories_error = _fetch(credential, missing, categories is None)
         if fresh is not None:
@@ -220,7 +244,33 @@ def contacts_lookup(
         result=result,
         categories=categories if isinstance(categories, Categories) else None,
         categories_error=categories_error,
+        fingerprint="" if missing or fresh_categories else _fingerprint(tokens),
     )
+
+
+def fragment_key(*, credential: VitecCredential, lookup: Lookup, parts: Sequence[str]) -> str:
+    """The cache key of markup made of the lookup's cached values and of `parts` (whatever else
+    it shows: the page's address, the language, the columns), or "" when it is not to be cached
+    (something came from Vitec just now)."""
+    if not lookup.fingerprint:
+        return ""
+    digest = hashlib.blake2b("\0".join((lookup.fingerprint, *parts)).encode(), digest_size=20)
+    return _cache_key(credential, "html", digest.hexdigest())
+
+
+def fragment_cached(key: str, build: Callable[[], str]) -> str:
+    """The markup cached under `key` (fragment_key, plus the fragment's name), else `build()`
+    cached there, sealed like the values it shows and for as long. Not kept in this process's
+    memory (_unsealed): pages are many and large, and decrypting one is cheap."""
+    if not key:
+        return build()
+    max_age = max(1, settings.VITEC_CACHE_SECONDS)
+    cached = unseal(cache.get(key), purpose=_SEALED, key=key, max_age=max_age)
+    if isinstance(cached, str):
+        return cached
+    html = build()
+    _cache_write({key: html})
+    return html
 
 
 def contacts_cached(*, credential: VitecCredential, ids: Sequence[str]) -> dict[str, Contact]:

@@ -11,7 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils.functional import SimpleLazyObject
+from django.utils.timezone import get_current_timezone_name
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods
 
 from .. import services
@@ -99,11 +101,29 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
             context["error"] = not_logged_message()
         else:
             page = Paginator(view.rows, parsed.query.per_page).get_page(parsed.query.page)
-            rows = [
-                services.contact_row(c, view.category_names, columns=columns)
-                for c in page.object_list
-            ]
-            context.update({"view": view, "page": page, "rows": rows})
+            context.update(
+                {
+                    "view": view,
+                    "page": page,
+                    # Built only when the table is not already cached (sealedcache below).
+                    "rows": SimpleLazyObject(
+                        lambda: [
+                            services.contact_row(c, view.category_names, columns=columns)
+                            for c in page.object_list
+                        ]
+                    ),
+                    "fragment_key": services.fragment_key(
+                        credential=credential,
+                        lookup=view.lookup,
+                        parts=(
+                            request.get_full_path(),
+                            get_language(),
+                            get_current_timezone_name(),
+                            *(column.key for column in columns),
+                        ),
+                    ),
+                }
+            )
     return render(request, "contacts/lookup.html", context)
 
 
