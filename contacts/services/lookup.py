@@ -5,9 +5,11 @@ circuit breaker), the contact ids a broker typed, and the per-credential cache o
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -127,11 +129,15 @@ def _cache_key(credential: VitecCredential, kind: str, value: str = "") -> str:
     """Whose entry it is (user, credential, customer) and an HMAC of the contact id (keyed with
     SECRET_KEY): a key name neither holds an id nor lets anyone confirm a guessed one. Ids
     differing only in letter case are one contact (Vitec matches them so): one entry."""
-    digest = salted_hmac(
-        "crmviewer.contacts.cache-key", id_key(value), algorithm="sha256"
-    ).hexdigest()
     owner = f"user:{credential.user_id}:cred:{credential.pk}:{credential.customer_id}"
-    return f"{CACHE_PREFIX}:{owner}:{kind}:{digest[:40]}"
+    return f"{CACHE_PREFIX}:{owner}:{kind}:{_key_digest(settings.SECRET_KEY, id_key(value))}"
+
+
+@functools.lru_cache(maxsize=20_000)  # a page of 100 ids asks for the same 100 digests again
+def _key_digest(secret: str, value: str) -> str:
+    return salted_hmac(
+        "crmviewer.contacts.cache-key", value, secret=secret, algorithm="sha256"
+    ).hexdigest()[:40]
 
 
 # Everything cached here is immutable (frozen dataclasses, tuples, strings): a page that shows
@@ -258,18 +264,70 @@ def fragment_key(*, credential: VitecCredential, lookup: Lookup, parts: Sequence
     return _cache_key(credential, "html", digest.hexdigest())
 
 
+class _Fragments:
+    """Markup this process cached lately (fragment_cached), at most `max_bytes` of it, the least
+    recently used dropped first: a page asked again and again (a broker's bookmark, a busy
+    office) is neither fetched from the shared cache nor decrypted again. Its key names the
+    values it was made of, so it is never stale; it expires with the shared copy."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, html: str, seconds: int) -> None:
+        if len(html) > self._max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = (time.monotonic() + seconds, html)
+            self._bytes += len(html)
+            while self._bytes > self._max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _drop(self, key: str) -> None:
+        _, html = self._entries.pop(key)
+        self._bytes -= len(html)
+
+
+_fragments = _Fragments(max_bytes=8 * 1024 * 1024)
+
+
 def fragment_cached(key: str, build: Callable[[], str]) -> str:
     """The markup cached under `key` (fragment_key, plus the fragment's name), else `build()`
-    cached there, sealed like the values it shows and for as long. Not kept in this process's
-    memory (_unsealed): pages are many and large, and decrypting one is cheap."""
+    cached there: in the shared cache, sealed like the values it shows and for as long, and in
+    this process's memory (_Fragments)."""
     if not key:
         return build()
-    max_age = max(1, settings.VITEC_CACHE_SECONDS)
-    cached = unseal(cache.get(key), purpose=_SEALED, key=key, max_age=max_age)
+    seconds = max(1, settings.VITEC_CACHE_SECONDS)
+    html = _fragments.get(key)
+    if html is not None:
+        return html
+    cached = unseal(cache.get(key), purpose=_SEALED, key=key, max_age=seconds)
     if isinstance(cached, str):
+        _fragments.put(key, cached, seconds)
         return cached
     html = build()
     _cache_write({key: html})
+    _fragments.put(key, html, seconds)
     return html
 
 
