@@ -197,6 +197,12 @@ def audit_required(
     )
 
 
+def audit_row_count(event: AuditEvent, row_count: int) -> None:
+    """The rows shown, added to an event stored before they were known (a streamed lookup)."""
+    AuditEvent.objects.filter(pk=event.pk).update(row_count=row_count)
+    event.row_count = row_count
+
+
 def audit_record(
     *,
     action: str,

@@ -8,6 +8,7 @@ accessors of tests/oracle.py), never through the client, parsers or services und
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -272,3 +273,19 @@ def broker_message_en(error_class: type, vitec_message: str | None = None) -> st
 def vitec_said_en(vitec_message: str) -> str:
     """The line of the lookup page's notice with Vitec's own text, as autoescape writes it."""
     return f'<p class="vitec-text">Vitec said: <q>{escaped(vitec_message)}</q></p>'
+
+
+def page_html(response) -> str:
+    """A page's HTML as the broker has it in the end. A long cold lookup is streamed as Vitec
+    answers (tests/test_streamed_lookup.py): read to its end (once: kept on the response), and
+    without the rows shown while they arrived, which the page hides once the whole view has come.
+    Any other page comes at once."""
+    if not getattr(response, "streaming", False):
+        return response.content.decode()
+    if not hasattr(response, "whole_page"):
+        html = b"".join(response.streaming_content).decode()
+        response.whole_page = _ARRIVING.sub("", html)
+    return response.whole_page
+
+
+_ARRIVING = re.compile(r'<section class="arriving card".*?<div class="arrived" hidden></div>', re.S)

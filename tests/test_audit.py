@@ -737,13 +737,19 @@ def _page(response) -> str:
     return response.content.decode()
 
 
-@pytest.mark.parametrize("surface", ["lookup", "detail", "reveal", "export", "export-numbers"])
+@pytest.mark.parametrize(
+    "surface", ["lookup", "long-lookup", "detail", "reveal", "export", "export-numbers"]
+)
 def test_no_trace_no_data(en_client, credential, reference, audit_store_refuses, caplog, surface):
     person = people(reference)[0]
     cred = {"credential": credential.pk}
     ids = {"credential": credential.pk, "ids": person["id"]}
     response = {
         "lookup": lambda: en_client.get(LOOKUP, ids),
+        # Cold and long: streamed as Vitec answers (tests/test_streamed_lookup.py), were it logged.
+        "long-lookup": lambda: en_client.get(
+            LOOKUP, {**ids, "ids": ",".join([person["id"], *ids_range(1, 300)])}
+        ),
         "detail": lambda: en_client.get(detail_url(person["id"]), cred),
         "reveal": lambda: en_client.post(f"{reveal_url(person['id'])}?credential={credential.pk}"),
         "export": lambda: en_client.get(EXPORT, ids),

@@ -27,6 +27,7 @@ from tests.dashboard_fixtures import (
     list_email,
     make_credential,
     missing_id,
+    page_html,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -43,7 +44,7 @@ _HEADING = re.compile(r'<h2 id="results-heading">\s*(\d+) contacts?\s*</h2>')
 
 
 def text(response) -> str:
-    return response.content.decode()
+    return page_html(response)
 
 
 def row_ids(response) -> list[str]:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard_fixtures import cid, ids_range
+from tests.dashboard_fixtures import cid, ids_range, page_html
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 LOOKUP = "/contacts/"
 # user, credentials, register state, column choice, recently viewed, audit insert (+2)
 CACHED_LOOKUP_QUERIES = 8
-# the same, and the register's counts (4), the sync state, the page's rows
-REGISTER_PAGE_QUERIES = 14
+# the same, and the register's counts (4), the page's rows (its sync state read once)
+REGISTER_PAGE_QUERIES = 13
 # user, credentials, register state, audit insert (+2)
 CONTACT_PAGE_QUERIES = 6
 
@@ -24,10 +24,10 @@ CONTACT_PAGE_QUERIES = 6
 @pytest.mark.parametrize("count", [10, 100])
 def test_a_cached_lookup_page(en_client, credential, django_assert_max_num_queries, count):
     params = {"customer": "M1001", "ids": ",".join(ids_range(1, count))}
-    assert en_client.get(LOOKUP, params).status_code == 200  # Vitec's answer now cached
+    page_html(en_client.get(LOOKUP, params))  # read to its end: Vitec's answer now cached
     with django_assert_max_num_queries(CACHED_LOOKUP_QUERIES):
         response = en_client.get(LOOKUP, params)
-    assert response.content.decode().count('<th scope="row">') == min(count, 50)
+    assert page_html(response).count('<th scope="row">') == min(count, 50)
 
 
 @pytest.mark.parametrize("per_page", ["25", "100"])

@@ -20,10 +20,11 @@
 from .access import (
     ContactShown,
     ExportIncomplete,
+    LookupSteps,
     RegisterPage,
     contact_show,
     contacts_export,
-    contacts_page,
+    contacts_page_stream,
     register_export,
     register_page,
     register_sync_ask,
@@ -56,6 +57,7 @@ from .identity import personnummer_mask, social_security_number
 from .lookup import (
     MAX_LOOKUP_IDS,
     MIN_SEARCH_TERM,
+    Arrived,
     Lookup,
     ParsedIds,
     client_for_credential,
@@ -65,6 +67,7 @@ from .lookup import (
     fragment_cached,
     fragment_key,
     ids_parse,
+    lookup_rounds,
 )
 from .messages import broker_message, vitec_text
 from .phones import Phone, contact_phones
@@ -115,6 +118,7 @@ __all__ = [
     "REGISTER_SORTS",
     "SORT_COLUMNS",
     "Agent",
+    "Arrived",
     "Column",
     "ConnectionTest",
     "ContactPeople",
@@ -127,6 +131,7 @@ __all__ = [
     "IdListResolver",
     "KeysCannotDecrypt",
     "Lookup",
+    "LookupSteps",
     "ParsedIds",
     "Phone",
     "RecentContact",
@@ -146,7 +151,7 @@ __all__ = [
     "contacts_export_rows",
     "contacts_filter",
     "contacts_lookup",
-    "contacts_page",
+    "contacts_page_stream",
     "contacts_search",
     "contacts_sort",
     "contacts_view",
@@ -175,6 +180,7 @@ __all__ = [
     "ids_parse",
     "list_columns",
     "list_columns_save",
+    "lookup_rounds",
     "personnummer_mask",
     "recently_viewed",
     "register_export",

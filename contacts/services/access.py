@@ -5,22 +5,29 @@ shows a message and no data. No trace, no data."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 
-from ..audit import Actor, audit_record, audit_required
-from ..models import AuditEvent, RegisterContact, VitecCredential
+from ..audit import Actor, audit_record, audit_required, audit_row_count
+from ..models import AuditEvent, RegisterContact, RegisterSync, VitecCredential
 from ..vitec.errors import VitecError
 from ..vitec.ids import LookupResult, id_key, unique_ids
 from ..vitec.models import Contact, CrmCompanyContact, CrmPersonContact, RelationType
 from .exports import ExportRows, register_contacts, view_contacts
 from .identity import social_security_number
-from .lookup import Lookup, contact_get, contacts_lookup
-from .register import RegisterQuery, RegisterView, register_open_to, register_view
+from .lookup import Arrived, Lookup, contact_get, contacts_lookup, contacts_lookup_stream
+from .register import (
+    RegisterQuery,
+    RegisterView,
+    register_open_to,
+    register_state,
+    register_view,
+)
 from .register_store import contact_of, contacts_of
 from .relations import Agent, ContactPeople, agent_names, contact_around, relations_get
-from .selectors import ContactQuery, ContactView, contacts_view
+from .selectors import ContactQuery, ContactView, contacts_filter, contacts_view, contacts_view_of
 from .sync import sync_request
 
 
@@ -29,18 +36,63 @@ def _filters(query: ContactQuery) -> dict[str, str]:
     return {"type": query.type, "category": query.category, "q": query.q, "sort": query.sort}
 
 
-def contacts_page(*, credential: VitecCredential, query: ContactQuery, actor: Actor) -> ContactView:
-    """The current view for the list page, its lookup recorded."""
-    view = contacts_view(credential=credential, query=query)
-    audit_required(
-        action=AuditEvent.Action.LOOKUP,
-        actor=actor,
-        credential=credential,
-        contact_ids=query.ids,
-        row_count=len(view.rows),
-        details={"filters": _filters(query), "page": query.page},
-    )
+# The steps of a lookup page: arrivals, then the view.
+LookupSteps = Generator[Arrived, None, ContactView]
+
+
+def contacts_page_stream(
+    *, credential: VitecCredential, query: ContactQuery, actor: Actor
+) -> LookupSteps:
+    """contacts_page, told as it goes (contacts_lookup_stream): what the cache holds and how
+    many ids are still to come, then the contacts of each of Vitec's answers (filtered as the
+    view is), then the view.
+
+    When anything is still to come, the lookup is recorded before the first contacts are
+    handed back (its row count added when the view is known): no trace, no data."""
+    steps = contacts_lookup_stream(credential=credential, ids=query.ids)
+    first = next(steps)
+    event = None
+    if first.remaining:
+        event = audit_required(
+            action=AuditEvent.Action.LOOKUP,
+            actor=actor,
+            credential=credential,
+            contact_ids=query.ids,
+            details={"filters": _filters(query), "page": query.page},
+        )
+    yield _filtered(first, query)
+    lookup = yield from _each_filtered(steps, query)
+    view = contacts_view_of(lookup, query)
+    if event is None:
+        audit_required(
+            action=AuditEvent.Action.LOOKUP,
+            actor=actor,
+            credential=credential,
+            contact_ids=query.ids,
+            row_count=len(view.rows),
+            details={"filters": _filters(query), "page": query.page},
+        )
+    else:
+        audit_row_count(event, len(view.rows))
     return view
+
+
+def _each_filtered(
+    steps: Generator[Arrived, None, Lookup], query: ContactQuery
+) -> Generator[Arrived, None, Lookup]:
+    while True:
+        try:
+            arrival = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        yield _filtered(arrival, query)
+
+
+def _filtered(arrival: Arrived, query: ContactQuery) -> Arrived:
+    """The arrival's contacts that the view's filters let through."""
+    return Arrived(
+        contacts=tuple(contacts_filter(arrival.contacts, query)), remaining=arrival.remaining
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +276,19 @@ def _register_filters(query: RegisterQuery) -> dict[str, str]:
 
 
 def register_page(
-    *, credential: VitecCredential, query: RegisterQuery, actor: Actor
+    *,
+    credential: VitecCredential,
+    query: RegisterQuery,
+    actor: Actor,
+    state: RegisterSync | None = None,
 ) -> RegisterPage:
-    """A page of the register's current view, the ids shown on it recorded first."""
+    """A page of the register's current view, the ids shown on it recorded first. `state`: the
+    customer's register state, as the caller read it to open the register."""
     view = register_view(
-        customer_id=credential.customer_id, query=query, agents=agent_names(credential)
+        customer_id=credential.customer_id,
+        query=query,
+        agents=agent_names(credential),
+        state=state if state is not None else register_state(credential.customer_id),
     )
     paginator = Paginator(view.rows, query.per_page)
     paginator.count = view.total  # counted with the facets: not counted again

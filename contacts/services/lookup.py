@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import queue
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from ..models import VitecCredential
 from ..vitec.breaker import CircuitBreaker, MemoryStore
 from ..vitec.client import VitecClient
 from ..vitec.errors import AuthenticationError, PermissionDeniedError, VitecError
-from ..vitec.ids import LookupResult, id_key, is_valid_id, unique_ids
+from ..vitec.ids import MAX_IDS_PER_CALL, LookupResult, id_key, is_valid_id, unique_ids
 from ..vitec.limiter import InFlightLimit
 from ..vitec.models import Categories, Contact, CrmContact
 from ..vitec.retry import RetryPolicy
@@ -205,30 +206,134 @@ def contacts_lookup(
     Cached per credential (never shared between credentials or users) for VITEC_CACHE_SECONDS.
     `refresh` skips the cache and stores what Vitec answers now. Failed batches are not cached.
     """
+    started = _lookup_start(credential, ids, refresh=refresh)
+    if not started.to_fetch:
+        return _lookup_finish(credential, started)
+    return _lookup_finish(credential, started, *_fetch(credential, started))
+
+
+def lookup_rounds(ids: int) -> int:
+    """In how many rounds of calls Vitec is asked for `ids` contacts: 20 a call,
+    VITEC_MAX_CONCURRENCY calls at once."""
+    per_round = MAX_IDS_PER_CALL * max(1, settings.VITEC_MAX_CONCURRENCY)
+    return -(-ids // per_round)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """Contacts of a lookup as they come (contacts_lookup_stream)."""
+
+    contacts: tuple[Contact, ...]  # those the cache holds (first), or those of one answer
+    remaining: int  # ids still being asked of Vitec
+
+
+def contacts_lookup_stream(
+    *, credential: VitecCredential, ids: Sequence[str]
+) -> Generator[Arrived, None, Lookup]:
+    """contacts_lookup, told as it goes: first what the cache holds and how many ids are left
+    to ask Vitec for, then the contacts of each answer as it arrives; the Lookup when all is in.
+
+    Vitec is asked in a thread of its own while this generator waits for its answers: the
+    caller (a streamed page) writes out each arrival. The cache and the database are used
+    from the caller's thread only."""
+    started = _lookup_start(credential, ids, refresh=False)
+    if started.to_fetch:
+        client_for_credential(credential)  # a password that does not decrypt fails here, early
+    yield Arrived(contacts=started.cached_contacts, remaining=len(started.missing))
+    if not started.to_fetch:
+        return _lookup_finish(credential, started)
+    arrivals: queue.SimpleQueue[tuple[Sequence[str], list[Contact]] | None] = queue.SimpleQueue()
+    done: list[tuple[LookupResult, Categories | None, VitecError | None]] = []
+    failed: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            done.append(_fetch(credential, started, arrived=lambda b, c: arrivals.put((b, c))))
+        except BaseException as exc:  # raised again below, in the caller's thread
+            failed.append(exc)
+        finally:
+            arrivals.put(None)
+
+    fetcher = threading.Thread(
+        target=contextvars.copy_context().run, args=(fetch,), name="vitec-lookup", daemon=True
+    )
+    _release_database_connections()  # this thread, too, waits on Vitec now
+    fetcher.start()
+    remaining = len(started.missing)
+    while (arrival := arrivals.get()) is not None:
+        batch, contacts = arrival
+        remaining -= len(batch)
+        yield Arrived(contacts=tuple(contacts), remaining=max(0, remaining))
+    fetcher.join()
+    if failed:
+        raise failed[0]
+    return _lookup_finish(credential, started, *done[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A lookup's first step: what the cache holds, and what is still to be asked of Vitec."""
+
+    ids: list[str]
+    keys: dict[str, str]  # the cache key of each id
+    categories_key: str
+    tokens: dict[str, object]  # what the cache held under those keys, sealed
+    hits: dict[str, object]  # by id: the cached contact, or _NOT_FOUND
+    missing: list[str]
+    categories: object  # cached Categories, or None
+
+    @property
+    def to_fetch(self) -> bool:
+        return bool(self.missing) or self.categories is None
+
+    @property
+    def cached_contacts(self) -> tuple[Contact, ...]:
+        return tuple(value for value in self.hits.values() if isinstance(value, CrmContact))
+
+
+def _lookup_start(credential: VitecCredential, ids: Sequence[str], *, refresh: bool) -> _Started:
     ids = unique_ids(ids)  # ids differing only in letter case are one: the first spelling kept
     keys = {contact_id: _cache_key(credential, "contact", contact_id) for contact_id in ids}
     categories_key = _cache_key(credential, "categories")
     tokens = {} if refresh else cache.get_many([*keys.values(), categories_key])
     cached = _unsealed_values(tokens)
     hits = {contact_id: cached[key] for contact_id, key in keys.items() if key in cached}
-    missing = [contact_id for contact_id in ids if contact_id not in hits]
-    categories = cached.get(categories_key)
-    fetched, categories_error = LookupResult(), None
-    fresh_categories = categories is None
-    if missing or categories is None:
-        fetched, fresh, categories_error = _fetch(credential, missing, categories is None)
+    return _Started(
+        ids=ids,
+        keys=keys,
+        categories_key=categories_key,
+        tokens=tokens,
+        hits=hits,
+        missing=[contact_id for contact_id in ids if contact_id not in hits],
+        categories=cached.get(categories_key),
+    )
+
+
+def _lookup_finish(
+    credential: VitecCredential,
+    started: _Started,
+    fetched: LookupResult | None = None,
+    fresh: Categories | None = None,
+    categories_error: VitecError | None = None,
+) -> Lookup:
+    """What was fetched stored in the cache (and what Vitec said of the credential), and the
+    Lookup of cached and fetched contacts together, in the order asked."""
+    categories = started.categories
+    if fetched is None:
+        fetched = LookupResult()
+    else:
         if fresh is not None:
             categories = fresh
-            _cache_write({categories_key: fresh})
+            _cache_write({started.categories_key: fresh})
         # _cache_key is the same for the id as asked and for Vitec's spelling of it.
         to_store: dict[str, object] = {
             _cache_key(credential, "contact", c.id): c for c in fetched.contacts
         }
-        to_store.update({keys[contact_id]: _NOT_FOUND for contact_id in fetched.not_found})
+        to_store.update({started.keys[i]: _NOT_FOUND for i in fetched.not_found})
         _cache_write(to_store)
-
         _standing_from(credential, fetched)
 
+    hits = started.hits
     # By id_key: the contacts keep Vitec's spelling of their ids, the ids are as asked.
     found: dict[str, Contact] = {
         id_key(contact_id): value
@@ -238,6 +343,7 @@ def contacts_lookup(
     found.update({id_key(c.id): c for c in fetched.contacts})
     not_found = {id_key(contact_id) for contact_id, value in hits.items() if value == _NOT_FOUND}
     not_found.update(id_key(contact_id) for contact_id in fetched.not_found)
+    ids = started.ids
     result = LookupResult(
         requested=tuple(ids),
         contacts=tuple(found[id_key(i)] for i in ids if id_key(i) in found),
@@ -250,7 +356,7 @@ def contacts_lookup(
         result=result,
         categories=categories if isinstance(categories, Categories) else None,
         categories_error=categories_error,
-        fingerprint="" if missing or fresh_categories else _fingerprint(tokens),
+        fingerprint="" if started.to_fetch else _fingerprint(started.tokens),
     )
 
 
@@ -343,10 +449,14 @@ def contacts_cached(*, credential: VitecCredential, ids: Sequence[str]) -> dict[
 
 
 def _fetch(
-    credential: VitecCredential, ids: list[str], with_categories: bool
+    credential: VitecCredential,
+    started: _Started,
+    *,
+    arrived: Callable[[Sequence[str], list[Contact]], None] | None = None,
 ) -> tuple[LookupResult, Categories | None, VitecError | None]:
-    """The contacts from Vitec, and its category names when asked: fetched beside the batches,
-    so a cold page waits for one round."""
+    """The missing contacts from Vitec (each batch told to `arrived` as it is done), and its
+    category names when they are not cached: fetched beside the batches, so a cold page waits
+    for one round."""
     client = client_for_credential(credential)
     _release_database_connections()  # the calls below may take seconds
     fetched, categories, error = LookupResult(), None, None
@@ -355,11 +465,13 @@ def _fetch(
         run = contextvars.copy_context().run
         future = (
             pool.submit(run, client.fetch_categories, credential.customer_id)
-            if with_categories
+            if started.categories is None
             else None
         )
-        if ids:
-            fetched = client.fetch_contacts(credential.customer_id, ids)
+        if started.missing:
+            fetched = client.fetch_contacts(
+                credential.customer_id, started.missing, arrived=arrived
+            )
         if future is not None:
             try:
                 categories = future.result()

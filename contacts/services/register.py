@@ -294,8 +294,10 @@ def register_view(
     query: RegisterQuery,
     agents: Mapping[str, str] | None = None,
     with_facets: bool = True,
+    state: RegisterSync | None = _UNREAD,
 ) -> RegisterView:
-    """The filtered, sorted register of a customer with the counts beside each choice."""
+    """The filtered, sorted register of a customer with the counts beside each choice.
+    `state`: the customer's register state when the caller has read it already."""
     conditions = _filters(query)
     rows = _filtered(customer_id, conditions)
     if "category" in conditions:
@@ -326,7 +328,7 @@ def register_view(
         rows=rows,
         total=total,
         facets=facets,
-        sync=register_state(customer_id),
+        sync=register_state(customer_id) if state is _UNREAD else state,
         unknown_ids=unknown,
     )
 

@@ -155,7 +155,13 @@ def contacts_view(
     *, credential: VitecCredential, query: ContactQuery, refresh: bool = False
 ) -> ContactView:
     """The current view: lookup, then the declared filters, then the sort."""
-    lookup = contacts_lookup(credential=credential, ids=query.ids, refresh=refresh)
+    return contacts_view_of(
+        contacts_lookup(credential=credential, ids=query.ids, refresh=refresh), query
+    )
+
+
+def contacts_view_of(lookup: Lookup, query: ContactQuery) -> ContactView:
+    """The view of a lookup's contacts: the declared filters, then the sort."""
     contacts = lookup.result.contacts
     names = category_names(lookup)
     ignored_category = query.category if query.category and query.category not in names else ""

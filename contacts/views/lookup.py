@@ -4,14 +4,20 @@ lookups by id (and Vitec's own search); "Sync now"."""
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import mark_safe
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods
@@ -37,10 +43,12 @@ from .common import (
     view_params,
 )
 
+logger = logging.getLogger(__name__)
+
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
+def lookup(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     credentials = list(services.credentials_for_user(user=request.user))
     if not credentials:
         return no_credentials(request)
@@ -52,7 +60,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
 
     register = services.register_state(credential.customer_id)
     if services.register_opening(credential, register) is not None:
-        return _register_page(request, credential, credentials)
+        return _register_page(request, credential, credentials, register)
 
     id_lists = services.IdListResolver(request.user, credential.customer_id)
     parsed = query_from_params(request.GET, id_lists)
@@ -92,48 +100,142 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
             context["searched"] = True
     if parsed.query.ids:
         try:
-            view = services.contacts_page(
+            steps = services.contacts_page_stream(
                 credential=credential, query=parsed.query, actor=Actor.of(request)
             )
+            first = next(steps)  # what the cache holds, and how many ids are still to come
+            if services.lookup_rounds(first.remaining) > 1:
+                return _streamed_page(
+                    request, credential, context, parsed.query, columns, first, steps
+                )
+            view = _finished(steps)
         except CredentialDecryptionError:
             context["error"] = credential_broken_message()
         except AuditUnavailable:
             context["error"] = not_logged_message()
         else:
-            page = Paginator(view.rows, parsed.query.per_page).get_page(parsed.query.page)
-            context.update(
-                {
-                    "view": view,
-                    "page": page,
-                    # Built only when the table is not already cached (sealedcache below).
-                    "rows": SimpleLazyObject(
-                        lambda: [
-                            services.contact_row(c, view.category_names, columns=columns)
-                            for c in page.object_list
-                        ]
-                    ),
-                    "fragment_key": services.fragment_key(
-                        credential=credential,
-                        lookup=view.lookup,
-                        parts=(
-                            request.get_full_path(),
-                            get_language(),
-                            get_current_timezone_name(),
-                            *(column.key for column in columns),
-                        ),
-                    ),
-                }
-            )
+            context.update(_results_context(request, credential, view, columns))
     return render(request, "contacts/lookup.html", context)
+
+
+def _finished(
+    steps: services.LookupSteps,
+) -> services.ContactView:
+    """The view a lookup's steps end with, the steps run through."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            return finished.value
+
+
+def _results_context(
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    view: services.ContactView,
+    columns: Sequence[services.Column],
+) -> dict[str, object]:
+    """The view's page of rows, and the key its markup is cached under."""
+    page = Paginator(view.rows, view.query.per_page).get_page(view.query.page)
+    return {
+        "view": view,
+        "page": page,
+        # Built only when the table is not already cached (sealedcache in the template).
+        "rows": SimpleLazyObject(
+            lambda: [
+                services.contact_row(c, view.category_names, columns=columns)
+                for c in page.object_list
+            ]
+        ),
+        "fragment_key": services.fragment_key(
+            credential=credential,
+            lookup=view.lookup,
+            parts=(
+                request.get_full_path(),
+                get_language(),
+                get_current_timezone_name(),
+                *(column.key for column in columns),
+            ),
+        ),
+    }
+
+
+_STREAM_MARK = mark_safe("<!--crmviewer:arriving-->")
+
+
+def _streamed_page(
+    request: AuthenticatedHttpRequest,
+    credential: VitecCredential,
+    context: dict[str, object],
+    query: services.ContactQuery,
+    columns: Sequence[services.Column],
+    first: services.Arrived,
+    steps: services.LookupSteps,
+) -> StreamingHttpResponse:
+    """The lookup page written out as Vitec answers: the page down to its results first, then
+    the contacts of each answer as it arrives (the first page's worth) with how many ids are
+    still to come, then the whole view, sorted and filtered, and the rest of the page. A
+    browser shows each part as it comes, with or without JavaScript; the arriving rows are
+    hidden (static/css/app.css) once the view has come.
+
+    Everything that touches the session, the messages or the CSRF cookie is done before the
+    response is returned: the page's top is rendered here, not in the stream."""
+    get_token(request)  # the CSRF cookie goes out with the headers
+    page = render_to_string(
+        "contacts/lookup.html",
+        {**context, "streaming": True, "stream_mark": _STREAM_MARK},
+        request,
+    )
+    top, bottom = page.split(_STREAM_MARK, 1)
+    total = len(query.ids)
+    arriving = {**context, "columns": columns, "total": total}
+
+    def body() -> Iterator[str]:
+        yield top
+        shown = 0
+        arrival = first
+        try:
+            while True:
+                rows = [
+                    services.contact_row(c, {}, columns=columns)
+                    for c in arrival.contacts[: max(0, query.per_page - shown)]
+                ]
+                yield render_to_string(
+                    "contacts/_arriving.html",
+                    {
+                        **arriving,
+                        "rows": rows,
+                        "first": arrival is first,
+                        "header": shown == 0,
+                        "answered": total - arrival.remaining,
+                        "remaining": arrival.remaining,
+                    },
+                    request,
+                )
+                shown += len(rows)
+                arrival = next(steps)
+        except StopIteration as finished:
+            view = finished.value
+            results = {**context, **_results_context(request, credential, view, columns)}
+            yield render_to_string("contacts/_arrived.html", results, request)
+        except Exception:  # the page is half written: say so where the rest would be
+            logger.exception("A streamed lookup failed")
+            yield render_to_string("contacts/_arrived.html", {"failed": True}, request)
+        yield bottom
+
+    response = StreamingHttpResponse(body(), content_type="text/html; charset=utf-8")
+    response["X-Accel-Buffering"] = "no"  # a proxy in front passes each part on at once
+    return response
 
 
 def _register_page(
     request: AuthenticatedHttpRequest,
     credential: VitecCredential,
     credentials: list[VitecCredential],
+    register: RegisterSync | None,
 ) -> HttpResponse:
     """The office register: every contact of the customer, searched and filtered at database
-    speed."""
+    speed. `register`: its state, as read to open it."""
     id_lists = services.IdListResolver(request.user, credential.customer_id)
     query, notices = register_query_from_params(request.GET, id_lists)
     # The id filter travels as it came: in the URL, or by the database list a long one is kept in.
@@ -160,7 +262,9 @@ def _register_page(
         "saved_list": opened if opened is not None and opened.name else None,
     }
     try:
-        shown = services.register_page(credential=credential, query=query, actor=Actor.of(request))
+        shown = services.register_page(
+            credential=credential, query=query, actor=Actor.of(request), state=register
+        )
     except AuditUnavailable:
         context["error"] = not_logged_message()
         return render(request, "contacts/register.html", context, status=503)

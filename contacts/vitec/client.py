@@ -43,6 +43,7 @@ from .ids import (
     batched,
     encode_ids,
     encode_path_segment,
+    id_key,
     is_valid_id,
     merge_outcomes,
     unique_ids,
@@ -166,7 +167,13 @@ class VitecClient:
 
     # --- endpoints -------------------------------------------------------------------------------
 
-    def fetch_contacts(self, customer_id: str, ids: Iterable[str]) -> LookupResult:
+    def fetch_contacts(
+        self,
+        customer_id: str,
+        ids: Iterable[str],
+        *,
+        arrived: Callable[[Sequence[str], list[Contact]], None] | None = None,
+    ) -> LookupResult:
         """Any number of contacts: de-duplicated, in batches of 20 fetched concurrently.
 
         Ids are matched without regard to letter case (ids differing only in case are asked
@@ -175,6 +182,9 @@ class VitecClient:
         Never raises for a failed batch: the result keeps what worked, names what was not found
         and carries each failed batch with its error. A batch Vitec refuses with a 400 is split
         until the refused ids are found (_batch_outcome): only they are named as failed.
+
+        `arrived(batch, contacts)`, when given, is called as each batch is done (in the thread
+        that fetched it), with the contacts of that batch that were asked for.
         """
         requested = unique_ids(ids)
         valid = [contact_id for contact_id in requested if is_valid_id(contact_id)]
@@ -182,8 +192,16 @@ class VitecClient:
         batches = batched(valid)
         spare = self.max_concurrency - min(self.max_concurrency, max(1, len(batches)))
         budget = SplitBudget(SPLIT_CALLS_PER_LOOKUP, spare_workers=spare)
+
+        def outcome(batch: Sequence[str]) -> tuple[list[Contact], list[FailedBatch], int]:
+            done = self._batch_outcome(customer_id, batch, budget)
+            if arrived is not None:
+                wanted = {id_key(contact_id) for contact_id in batch}
+                arrived(batch, [c for c in done[0] if id_key(c.id) in wanted])
+            return done
+
         if len(batches) <= 1:
-            outcomes = [self._batch_outcome(customer_id, batch, budget) for batch in batches]
+            outcomes = [outcome(batch) for batch in batches]
         else:
             workers = min(self.max_concurrency, len(batches))
             # Each batch runs in a copy of this thread's context, so that its log lines carry the
@@ -191,13 +209,7 @@ class VitecClient:
             contexts = [contextvars.copy_context() for _ in batches]
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vitec") as pool:
                 outcomes = list(
-                    pool.map(
-                        lambda context, batch: context.run(
-                            self._batch_outcome, customer_id, batch, budget
-                        ),
-                        contexts,
-                        batches,
-                    )
+                    pool.map(lambda context, batch: context.run(outcome, batch), contexts, batches)
                 )
         return merge_outcomes(requested, invalid, batches, outcomes)
 

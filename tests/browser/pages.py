@@ -52,8 +52,9 @@ def look_up(page: Page, ids: list[str]) -> None:
 
 
 def rows(page: Page) -> list[dict]:
-    """The rows of the table on this page, each with the contact id taken from its link."""
-    found = page.locator("table.contacts tbody tr").evaluate_all(ROWS_JS)
+    """The rows of the table on this page, each with the contact id taken from its link (not
+    the rows a streamed lookup showed while they arrived, hidden once the table has come)."""
+    found = page.locator("table.contacts:not(.arriving *) tbody tr").evaluate_all(ROWS_JS)
     for row in found:
         match = ROW_ID.search(row["href"])
         assert match, f"no contact id in the link {row['href']!r}"

@@ -240,3 +240,39 @@ def test_a_slow_lookup_says_that_it_is_working(live_server, page, console, make_
     expect(working).to_be_hidden()
 
     assert_clean_console(console)
+
+
+def test_a_long_lookup_shows_its_first_answers_without_javascript(
+    live_server, browser, make_user, vitec, reference
+):
+    """300 ids, Vitec at 0.6 s a call, 4 calls at once (four rounds), the browser's JavaScript
+    off: the first contacts are on screen while the rest are still coming, with their count;
+    then the whole view, its first 50 rows sorted, replaces them."""
+    user = make_user("broker")
+    make_credential(user, customer_id="M1001")
+    context = browser.new_context(
+        java_script_enabled=False, locale="en-US", extra_http_headers={"Accept-Language": "en"}
+    )
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, user.username)
+        vitec.configure(latency_ms=600)
+        ids = ids_range(1, 300)
+        page.goto(
+            f"{live_server.url}/contacts/?customer=M1001&sort=name&ids={','.join(ids)}",
+            wait_until="commit",
+        )
+        arriving = page.locator(".arriving tbody tr")
+        expect(arriving.first).to_be_visible(timeout=10_000)
+        assert page.locator(".results-layout").count() == 0  # the rest is still coming
+        count = page.locator(".arriving-count").last
+        expect(count).to_be_visible()
+        assert count.inner_text().endswith("still to come.") and " of 300 ids" in count.inner_text()
+        assert page.locator(".arriving-count:visible").count() == 1  # only the latest count
+
+        expect(page.locator("#results-heading")).to_have_text("300 contacts", timeout=15_000)
+        expect(page.locator(".arriving")).to_be_hidden()
+        expected = sorted(ids, key=lambda i: oracle.swedish_order(reference[i]))[:50]
+        assert [row["id"] for row in rows(page)] == expected
+    finally:
+        context.close()
