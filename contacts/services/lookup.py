@@ -260,14 +260,19 @@ def contacts_lookup_stream(
     _release_database_connections()  # this thread, too, waits on Vitec now
     fetcher.start()
     remaining = len(started.missing)
+    stored: set[str] = set()
     while (arrival := arrivals.get()) is not None:
         batch, contacts = arrival
         remaining -= len(batch)
         yield Arrived(contacts=tuple(contacts), remaining=max(0, remaining))
+        # Cached while the next answers are awaited, not all at the end.
+        fresh = {_cache_key(credential, "contact", c.id): c for c in contacts}
+        _cache_write(fresh)
+        stored.update(fresh)
     fetcher.join()
     if failed:
         raise failed[0]
-    return _lookup_finish(credential, started, *done[0])
+    return _lookup_finish(credential, started, *done[0], stored=stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,9 +320,11 @@ def _lookup_finish(
     fetched: LookupResult | None = None,
     fresh: Categories | None = None,
     categories_error: VitecError | None = None,
+    *,
+    stored: set[str] | frozenset[str] = frozenset(),
 ) -> Lookup:
-    """What was fetched stored in the cache (and what Vitec said of the credential), and the
-    Lookup of cached and fetched contacts together, in the order asked."""
+    """What was fetched stored in the cache (but the keys `stored` already), what Vitec said of
+    the credential, and the Lookup of cached and fetched contacts together, in the order asked."""
     categories = started.categories
     if fetched is None:
         fetched = LookupResult()
@@ -327,7 +334,9 @@ def _lookup_finish(
             _cache_write({started.categories_key: fresh})
         # _cache_key is the same for the id as asked and for Vitec's spelling of it.
         to_store: dict[str, object] = {
-            _cache_key(credential, "contact", c.id): c for c in fetched.contacts
+            key: c
+            for c in fetched.contacts
+            if (key := _cache_key(credential, "contact", c.id)) not in stored
         }
         to_store.update({started.keys[i]: _NOT_FOUND for i in fetched.not_found})
         _cache_write(to_store)
