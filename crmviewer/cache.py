@@ -38,6 +38,7 @@ from typing import Any, SupportsInt
 import redis.exceptions
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
+from django.utils.functional import cached_property
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,10 @@ def _availability_for(location: str, down_seconds: float) -> _Availability:
         return state
 
 
+_clients: dict[tuple[tuple[str, ...], str], Any] = {}
+_clients_lock = threading.Lock()
+
+
 class ResilientRedisCache(RedisCache):
     """Django's RedisCache whose operations never fail because Redis is unreachable."""
 
@@ -143,6 +148,21 @@ class ResilientRedisCache(RedisCache):
         super().__init__(server, {**params, "OPTIONS": options})
         location = server if isinstance(server, str) else ",".join(server)
         self._availability = _availability_for(location, down_seconds)
+
+    @cached_property
+    def _cache(self) -> Any:
+        """One Redis client (and so one connection pool) a process for each address and options,
+        shared by the cache objects Django makes one a thread: a thread made for a single lookup
+        (its Vitec calls' threads, which read and write the circuit breaker and the call slots
+        here) borrows a pooled connection instead of opening its own."""
+        servers: list[str] = self._servers  # type: ignore[attr-defined]
+        options: dict[str, Any] = self._options  # type: ignore[attr-defined]
+        key = (tuple(servers), repr(sorted(options.items(), key=str)))
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = self._class(servers, **options)  # type: ignore[attr-defined]
+        return client
 
     @property
     def is_down(self) -> bool:
@@ -265,6 +285,9 @@ class FailoverStore:
 
     def delete(self, key: str) -> Any:
         return self._call("delete", key)
+
+    def delete_many(self, keys: list[str]) -> Any:
+        return self._call("delete_many", keys)
 
     def incr(self, key: str, delta: int = 1) -> int:
         if not is_down(self.shared):

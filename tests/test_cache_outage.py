@@ -11,9 +11,11 @@ same port it is used again. The expected contacts come from the sandbox's own re
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
+import redis
 from django.core.cache import caches
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -178,3 +180,26 @@ def test_a_redis_cache_url_gets_the_resilient_backend_with_short_timeouts():
         options = caches.create_connection("default")._options
     assert options["socket_connect_timeout"] == 0.5  # seconds to connect
     assert options["socket_timeout"] == 1.0  # seconds for an answer
+
+
+def test_every_thread_borrows_from_one_redis_connection_pool(redis_cache):
+    """Django makes a cache object a thread; a lookup's Vitec calls run in threads made for it,
+    each reading and writing the circuit breaker and the call slots: they share the process's
+    connections to Redis instead of each opening its own."""
+    from django.core.cache import cache
+
+    pools = []
+
+    def use_the_cache() -> None:
+        cache.set("shared-pool-probe", 1)
+        pools.append(cache._cache.get_client(write=True).connection_pool)
+
+    threads = [threading.Thread(target=use_the_cache) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    use_the_cache()
+    assert len(pools) == 6 and len({id(pool) for pool in pools}) == 1
+    clients = redis.Redis.from_url(redis_cache.url).client_list()
+    assert len(clients) <= 6  # the pool's connections (at most one a thread at once) and ours

@@ -266,7 +266,7 @@ def contacts_lookup_stream(
         remaining -= len(batch)
         yield Arrived(contacts=tuple(contacts), remaining=max(0, remaining))
         # Cached while the next answers are awaited, not all at the end.
-        fresh = {_cache_key(credential, "contact", c.id): c for c in contacts}
+        fresh: dict[str, object] = {_cache_key(credential, "contact", c.id): c for c in contacts}
         _cache_write(fresh)
         stored.update(fresh)
     fetcher.join()

@@ -57,6 +57,7 @@ class Store(Protocol):
     def add(self, key: str, value: Any, timeout: float | None = ...) -> bool: ...
     def incr(self, key: str, delta: int = 1) -> int: ...
     def delete(self, key: str) -> Any: ...
+    def delete_many(self, keys: list[str]) -> Any: ...
 
 
 class MemoryStore:
@@ -103,6 +104,11 @@ class MemoryStore:
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+    def delete_many(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._data.pop(key, None)
 
 
 def _ttl(seconds: float) -> int:
@@ -158,9 +164,8 @@ class CircuitBreaker:
     def record(self, name: str, error: VitecError | None) -> None:
         """Count the outcome of one call (after its retries): None for a success, else the error
         it ended with. Record each call once, never each attempt."""
-        if error is None:
-            for kind in ("fails", "tripped", "open"):
-                self.store.delete(self._key(kind, name))
+        if error is None:  # one round trip: this is every successful call's cost
+            self.store.delete_many([self._key(kind, name) for kind in ("fails", "tripped", "open")])
             return
         if not counts(error):
             return
