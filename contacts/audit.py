@@ -16,6 +16,7 @@ filters or the database's message (which quotes the values).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -165,8 +166,10 @@ def _store(
             row_count=row_count,
             details=details,
         )
-        # A savepoint: a failed insert must not spoil the transaction the caller is in.
-        with transaction.atomic():
+        # In a transaction, a savepoint: a failed insert must not spoil the transaction the
+        # caller is in. Outside one (a page, in autocommit), the insert alone.
+        in_transaction = transaction.get_connection().in_atomic_block
+        with transaction.atomic() if in_transaction else contextlib.nullcontext():
             event.save()
     except Exception as exc:
         _log_failure(action, exc)

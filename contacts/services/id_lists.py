@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import IdList
+from ..models import IdList, VitecCredential
 from .credentials import credentials_for_user
 
 # `used_at` is written at most this often for one list: opening a page is not a write each time.
@@ -54,15 +54,14 @@ def id_list_for_ids(*, user: User, customer_id: str, ids: str) -> IdList:
     return IdList.objects.create(owner=user, customer_id=customer_id, ids=ids)
 
 
-def id_list_open(*, user: User, token: str, customer_id: str | None = None) -> IdList | None:
-    """The list with this token when the user may browse its customer (and it is of
-    `customer_id` when given), its use recorded; None otherwise, garbage included."""
+def id_list_open(*, credential: VitecCredential, token: str) -> IdList | None:
+    """The list with this token when it is of the credential's customer, its use recorded;
+    None otherwise, garbage included. The credential is one the user may use (the caller found
+    it among theirs): whoever may browse a customer may open its lists."""
     if not token or len(token) > MAX_TOKEN:
         return None
     id_list = IdList.objects.filter(token=token).select_related("owner").first()
-    if id_list is None or (customer_id is not None and id_list.customer_id != customer_id):
-        return None
-    if not _may_browse(user, id_list.customer_id):
+    if id_list is None or id_list.customer_id != credential.customer_id:
         return None
     _touch(id_list)
     return id_list
@@ -143,17 +142,19 @@ def id_lists_purge(now: datetime | None = None) -> int:
 
 
 class IdListResolver:
-    """The lists of one user and customer, for reading a query string (`get`) and for making
-    the parameters of a long id list (`reference`); `opened` is the list `get` last found."""
+    """The lists of one user and one of their credentials' customer, for reading a query string
+    (`get`) and for making the parameters of a long id list (`reference`); `opened` is the list
+    `get` last found."""
 
-    def __init__(self, user: User, customer_id: str) -> None:
+    def __init__(self, user: User, credential: VitecCredential) -> None:
         self.user = user
-        self.customer_id = customer_id
+        self.credential = credential
+        self.customer_id = credential.customer_id
         self.opened: IdList | None = None
 
     def get(self, token: str, default: str | None = None) -> str | None:
-        """The ids of the list with this token, if the user may open it for this customer."""
-        self.opened = id_list_open(user=self.user, token=token, customer_id=self.customer_id)
+        """The ids of the list with this token, if it is of this customer."""
+        self.opened = id_list_open(credential=self.credential, token=token)
         return self.opened.ids if self.opened is not None else default
 
     def reference(self, ids: str) -> str:

@@ -80,7 +80,7 @@ def _export(request: AuthenticatedHttpRequest, file_format: str) -> HttpResponse
     params = request.POST if request.method == "POST" else request.GET
     credential = credential_or_404(request, params, credentials)
     register = services.register_opening(credential) is not None
-    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    id_lists = services.IdListResolver(request.user, credential)
     parsed = query_from_params(params, id_lists)
     if not register and not parsed.query.ids:
         return redirect(lookup_url({"customer": credential.customer_id}))

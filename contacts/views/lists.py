@@ -105,7 +105,7 @@ def list_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     name = _name_or_message(request)
     if name is None:
         return redirect(lookup_url(back))
-    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    id_lists = services.IdListResolver(request.user, credential)
     parsed = query_from_params({"ids": request.POST.get("ids", ""), "list": token}, lists=id_lists)
     if not parsed.query.ids:
         messages.error(

@@ -62,7 +62,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     if services.register_opening(credential, register) is not None:
         return _register_page(request, credential, credentials, register)
 
-    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    id_lists = services.IdListResolver(request.user, credential)
     parsed = query_from_params(request.GET, id_lists)
     columns = services.list_columns(request.user)
     context = _page_context(
@@ -236,7 +236,7 @@ def _register_page(
 ) -> HttpResponse:
     """The office register: every contact of the customer, searched and filtered at database
     speed. `register`: its state, as read to open it."""
-    id_lists = services.IdListResolver(request.user, credential.customer_id)
+    id_lists = services.IdListResolver(request.user, credential)
     query, notices = register_query_from_params(request.GET, id_lists)
     # The id filter travels as it came: in the URL, or by the database list a long one is kept in.
     opened = id_lists.opened
@@ -345,7 +345,7 @@ def _lookup_post(
 ) -> HttpResponse:
     """A new id list (long lists fit a POST, not a URL), or "refresh": then back to a GET."""
     if "refresh" in request.POST:
-        id_lists = services.IdListResolver(request.user, credential.customer_id)
+        id_lists = services.IdListResolver(request.user, credential)
         parsed = query_from_params(request.POST, id_lists)
         if parsed.query.ids:
             with contextlib.suppress(CredentialDecryptionError):  # the GET that follows says so
@@ -380,7 +380,7 @@ def _redirect_to_view(
 ) -> HttpResponse:
     """To the GET page of a view, built from the parsed (and so shortened) query only."""
     if ids_params is None:  # a long list gets its database list (the same one for the same ids)
-        id_lists = services.IdListResolver(request.user, credential.customer_id)
+        id_lists = services.IdListResolver(request.user, credential)
         ids_params = ids_reference(query.ids, id_lists)
     params = {
         "customer": credential.customer_id,
