@@ -261,9 +261,18 @@ def contacts_lookup_stream(
     fetcher.start()
     remaining = len(started.missing)
     stored: set[str] = set()
-    while (arrival := arrivals.get()) is not None:
-        batch, contacts = arrival
-        remaining -= len(batch)
+    finished = False
+    while not finished:
+        # Every answer in by now, as one step: answers that arrive together are shown together.
+        answers = [arrivals.get()]
+        while not arrivals.empty():
+            answers.append(arrivals.get())
+        finished = answers[-1] is None  # the fetcher's last word, after its last answer
+        came = [answer for answer in answers if answer is not None]
+        if not came:
+            break
+        remaining -= sum(len(batch) for batch, _ in came)
+        contacts = [contact for _, batch_contacts in came for contact in batch_contacts]
         yield Arrived(contacts=tuple(contacts), remaining=max(0, remaining))
         # Cached while the next answers are awaited, not all at the end.
         fresh: dict[str, object] = {_cache_key(credential, "contact", c.id): c for c in contacts}
