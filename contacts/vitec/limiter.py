@@ -64,10 +64,13 @@ class InFlightLimit:
     def slot(self, customer_id: str) -> Iterator[None]:
         """Hold one of the customer's slots for the duration of the block."""
         key, token = self._acquire(customer_id)
+        held_from = self._clock()
         try:
             yield
         finally:
-            if self.store.get(key) == token:  # not already expired and taken by another call
+            # Within its lease the slot is still this call's: freed at once. After it (a process
+            # paused for longer than the lease), only if no other call has taken it since.
+            if self._clock() - held_from < self.lease - 1 or self.store.get(key) == token:
                 self.store.delete(key)
 
     def _acquire(self, customer_id: str) -> tuple[str, str]:

@@ -59,6 +59,18 @@ def test_a_slot_whose_holder_died_frees_itself_after_its_lease():
         pass
 
 
+def test_a_call_held_past_its_lease_never_frees_the_slot_another_took_since():
+    now = [1000.0]
+    store = MemoryStore(clock=lambda: now[0])
+    slow = InFlightLimit(store, limit=1, lease=25, wait=0, clock=lambda: now[0])
+    other = InFlightLimit(store, limit=1, lease=25, wait=0, clock=lambda: now[0])
+    with slow.slot("M1001"):
+        now[0] += 26  # paused longer than the lease: the slot expired...
+        other._acquire("M1001")  # ...and another call took it
+    with pytest.raises(VitecBusyError):  # still the other call's
+        other._acquire("M1001")
+
+
 def test_a_call_that_cannot_get_a_slot_waits_then_gives_up():
     limit = InFlightLimit(MemoryStore(), limit=1, lease=30, wait=0.2)
     with limit.slot("M1001"):
