@@ -233,15 +233,15 @@ def contacts_lookup_stream(
     """contacts_lookup, told as it goes: first what the cache holds and how many ids are left
     to ask Vitec for, then the contacts of each answer as it arrives; the Lookup when all is in.
 
-    Vitec is asked in a thread of its own, from before the first step on (so the calls are
-    under way while the caller writes the page's top), while this generator waits for the
-    answers: the caller (a streamed page) writes out each arrival. The cache and the database
-    are used from the caller's thread only."""
+    Vitec is asked in a thread of its own while this generator waits for its answers: the
+    caller (a streamed page) writes out each arrival. The cache and the database are used
+    from the caller's thread only."""
     started = _lookup_start(credential, ids, refresh=False)
+    if started.to_fetch:
+        client_for_credential(credential)  # a password that does not decrypt fails here, early
+    yield Arrived(contacts=started.cached_contacts, remaining=len(started.missing))
     if not started.to_fetch:
-        yield Arrived(contacts=started.cached_contacts, remaining=0)
         return _lookup_finish(credential, started)
-    client_for_credential(credential)  # a password that does not decrypt fails here, early
     arrivals: queue.SimpleQueue[tuple[Sequence[str], list[Contact]] | None] = queue.SimpleQueue()
     done: list[tuple[LookupResult, Categories | None, VitecError | None]] = []
     failed: list[BaseException] = []
@@ -257,9 +257,8 @@ def contacts_lookup_stream(
     fetcher = threading.Thread(
         target=contextvars.copy_context().run, args=(fetch,), name="vitec-lookup", daemon=True
     )
-    fetcher.start()
-    yield Arrived(contacts=started.cached_contacts, remaining=len(started.missing))
     _release_database_connections()  # this thread, too, waits on Vitec now
+    fetcher.start()
     remaining = len(started.missing)
     stored: set[str] = set()
     finished = False
