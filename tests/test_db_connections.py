@@ -38,8 +38,8 @@ def test_a_lookup_waiting_on_vitec_holds_no_idle_database_connection(
 ):
     if connection.vendor != "postgresql":
         pytest.skip(
-            "pg_stat_activity is PostgreSQL's: run with DATABASE_URL=postgres://... "
-            "(CI's second pass does)"
+            "the connection pool is PostgreSQL's (crmviewer/config.py): run with "
+            "DATABASE_URL=postgres://... (CI's second pass does)"
         )
     logged_in = Client()
     logged_in.force_login(broker)
