@@ -555,7 +555,6 @@ def section_lines(r: dict[str, Any], args: Any) -> list[str]:
         "the largest part. SQLite has no trigram index: each counting query scans the narrow "
         "register_search index. An exact personnummer is found by its blind index alone (one "
         "row); what is left is the page's fixed work (session, sync state, the audit record, "
-        'template: see "Speed under load" above for what issue 13 took out of it); on SQLite '
-        "each query of that work costs more than on PostgreSQL.",
+        'template: see "Speed under load" above for what issue 13 took out of it).',
     ]
     return lines
