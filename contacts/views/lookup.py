@@ -1,5 +1,6 @@
 """The list page (`/contacts/`): the office register when it is open to the credential, else
-lookups by id (and Vitec's own search); "Sync now"."""
+lookups by id (and Vitec's own search; a lookup of more than one round of Vitec calls streamed as
+the answers come); "Sync now"."""
 
 from __future__ import annotations
 
