@@ -139,7 +139,3 @@ class UnsealedMemo:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

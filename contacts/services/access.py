@@ -5,6 +5,7 @@ shows a message and no data. No trace, no data."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -22,7 +23,6 @@ from .register import (
     RegisterQuery,
     RegisterView,
     register_open_to,
-    register_state,
     register_view,
 )
 from .register_store import contact_of, contacts_of
@@ -49,29 +49,22 @@ def contacts_page_stream(
 
     When anything is still to come, the lookup is recorded before the first contacts are
     handed back (its row count added when the view is known): no trace, no data."""
+    record = functools.partial(
+        audit_required,
+        action=AuditEvent.Action.LOOKUP,
+        actor=actor,
+        credential=credential,
+        contact_ids=query.ids,
+        details={"filters": _filters(query), "page": query.page},
+    )
     steps = contacts_lookup_stream(credential=credential, ids=query.ids)
     first = next(steps)
-    event = None
-    if first.remaining:
-        event = audit_required(
-            action=AuditEvent.Action.LOOKUP,
-            actor=actor,
-            credential=credential,
-            contact_ids=query.ids,
-            details={"filters": _filters(query), "page": query.page},
-        )
+    event = record() if first.remaining else None
     yield _filtered(first, query)
     lookup = yield from _each_filtered(steps, query)
     view = contacts_view_of(lookup, query)
     if event is None:
-        audit_required(
-            action=AuditEvent.Action.LOOKUP,
-            actor=actor,
-            credential=credential,
-            contact_ids=query.ids,
-            row_count=len(view.rows),
-            details={"filters": _filters(query), "page": query.page},
-        )
+        record(row_count=len(view.rows))
     else:
         audit_row_count(event, len(view.rows))
     return view
@@ -280,7 +273,7 @@ def register_page(
     credential: VitecCredential,
     query: RegisterQuery,
     actor: Actor,
-    state: RegisterSync | None = None,
+    state: RegisterSync | None,
 ) -> RegisterPage:
     """A page of the register's current view, the ids shown on it recorded first. `state`: the
     customer's register state, as the caller read it to open the register."""
@@ -288,7 +281,7 @@ def register_page(
         customer_id=credential.customer_id,
         query=query,
         agents=agent_names(credential),
-        state=state if state is not None else register_state(credential.customer_id),
+        state=state,
     )
     paginator = Paginator(view.rows, query.per_page)
     paginator.count = view.total  # counted with the facets: not counted again

@@ -422,11 +422,6 @@ class _Fragments:
             while self._bytes > self._max_bytes:
                 self._drop(next(iter(self._entries)))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
     def _drop(self, key: str) -> None:
         _, html = self._entries.pop(key)
         self._bytes -= len(html)
